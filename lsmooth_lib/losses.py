@@ -1,0 +1,143 @@
+"""Label smoothing, the loss it changes, and its relatives (chapter 1).
+
+Two conventions for the smoothed target exist in the literature and in code:
+
+* ``"uniform"`` (the paper, Szegedy et al. 2016, PyTorch's ``label_smoothing``):
+  ``y_LS = y (1 - alpha) + alpha / K`` -- the uniform part also covers the true class;
+* ``"others"`` (tensor2tensor, fairseq): the true class gets exactly ``1 - alpha``
+  and every other class ``alpha / (K - 1)``.
+
+They describe the same family of targets: ``uniform`` with ``alpha`` equals
+``others`` with ``alpha * (K - 1) / K`` (:func:`convert_alpha`).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+CONVENTIONS = ("uniform", "others")
+
+
+def check_alpha(alpha: float, num_classes: int | None = None) -> float:
+    """Validate a smoothing factor: ``0 <= alpha < 1`` and, if given, ``K >= 2``."""
+    if num_classes is not None:
+        check_num_classes(num_classes)
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number in [0, 1); got {alpha!r}") from None
+    if not (0.0 <= a < 1.0) or math.isnan(a):
+        raise ValueError(
+            f"alpha must lie in [0, 1) (0 = hard targets, 0.1 = the paper's usual value); got {alpha!r}. "
+            "alpha = 1 would make the targets uniform and carry no label information.")
+    return a
+
+
+def check_num_classes(num_classes: int) -> int:
+    """Validate a class count: an integer ``K >= 2``."""
+    if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2:
+        raise ValueError(f"the number of classes K must be an integer >= 2; got {num_classes!r}")
+    return int(num_classes)
+
+
+def _check_convention(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS} "
+                         f"('uniform' = alpha/K as in the paper, 'others' = alpha/(K-1) as in tensor2tensor); "
+                         f"got {convention!r}")
+    return convention
+
+
+def convert_alpha(alpha: float, num_classes: int, src: str = "uniform", dst: str = "others") -> float:
+    """The smoothing factor in convention ``dst`` that gives the same targets as ``alpha`` in ``src``.
+
+    ``uniform -> others``: ``alpha * (K - 1) / K``; ``others -> uniform``: ``alpha * K / (K - 1)``
+    (chapter 1, "Two conventions").  ``others`` values above ``(K - 1) / K`` have no
+    ``uniform`` equivalent below 1 and raise ``ValueError``.
+    """
+    _check_convention(src)
+    _check_convention(dst)
+    a = check_alpha(alpha, num_classes)
+    K = num_classes
+    if src == dst:
+        return a
+    if src == "uniform":
+        return a * (K - 1) / K
+    return check_alpha(a * K / (K - 1))
+
+
+def smooth_targets(labels: torch.Tensor, num_classes: int, alpha: float,
+                   convention: str = "uniform") -> torch.Tensor:
+    """Smoothed one-hot targets, shape ``(N, K)``, rows summing to 1 (chapter 1).
+
+    ``uniform``: ``y (1 - alpha) + alpha / K``; ``others``: ``1 - alpha`` on the label and
+    ``alpha / (K - 1)`` elsewhere.
+    """
+    _check_convention(convention)
+    a = check_alpha(alpha, num_classes)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes - 1}]; got values from "
+                         f"{int(labels.min())} to {int(labels.max())}")
+    onehot = F.one_hot(labels, num_classes).float()
+    if convention == "uniform":
+        return onehot * (1 - a) + a / num_classes
+    return onehot * (1 - a) + (1 - onehot) * a / (num_classes - 1)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy ``H(targets, softmax(logits))`` for probability targets (chapters 1, 5)."""
+    return -(targets * F.log_softmax(logits.float(), dim=-1)).sum(-1).mean()
+
+
+def smoothed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, alpha: float = 0.0,
+                           convention: str = "uniform") -> torch.Tensor:
+    """Mean cross-entropy between smoothed targets and ``softmax(logits)`` (chapter 1).
+
+    With ``convention="uniform"`` this equals ``F.cross_entropy(logits, labels, label_smoothing=alpha)``.
+    """
+    return soft_cross_entropy(logits, smooth_targets(labels, logits.shape[-1], alpha, convention).to(logits.device))
+
+
+def confidence_penalty(logits: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
+    """Pereyra et al. (2017): ``H(y, p) - beta * H(p)``, averaged over the batch (chapter 1).
+
+    Where label smoothing adds ``KL(u || p)`` (up to a constant), the confidence penalty adds
+    ``KL(p || u) = log K - H(p)``: the same pull towards uniform, in the reversed direction.
+    """
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0; got {beta!r}")
+    logp = F.log_softmax(logits.float(), dim=-1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    return F.nll_loss(logp, labels) - beta * entropy.mean()
+
+
+def target_probabilities(num_classes: int, alpha: float, convention: str = "uniform") -> tuple[float, float]:
+    """``(p_correct, p_incorrect)`` of a smoothed target (chapter 1)."""
+    _check_convention(convention)
+    a = check_alpha(alpha, num_classes)
+    K = num_classes
+    if convention == "uniform":
+        return 1 - a + a / K, a / K
+    return 1 - a, a / (K - 1)
+
+
+def optimal_logit_gap(num_classes: int, alpha: float, convention: str = "uniform") -> float:
+    """Gap ``z_correct - z_incorrect`` at which softmax matches the smoothed target exactly (chapter 1).
+
+    ``uniform``: ``log(1 + K (1 - alpha) / alpha)``; ``others``: ``log((1 - alpha)(K - 1) / alpha)``;
+    infinite for hard targets (``alpha = 0``).
+    """
+    p_c, p_i = target_probabilities(num_classes, alpha, convention)
+    return math.inf if p_i == 0 else math.log(p_c / p_i)
+
+
+def minimum_loss(num_classes: int, alpha: float, convention: str = "uniform") -> float:
+    """The smallest reachable smoothed cross-entropy: the entropy of the target, in nats (chapter 1)."""
+    p_c, p_i = target_probabilities(num_classes, alpha, convention)
+    h = -p_c * math.log(p_c)
+    if p_i > 0:
+        h -= (num_classes - 1) * p_i * math.log(p_i)
+    return h

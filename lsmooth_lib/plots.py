@@ -1,0 +1,110 @@
+"""One figure style for the whole book, and sliders that work with and without a kernel (all chapters).
+
+* :func:`use_style` -- white figure background (readable in the book's dark mode), light grid.
+* :func:`static_sliders` -- precomputes one PNG per grid point and returns self-contained HTML with
+  range inputs; it needs no kernel, so the sliders move in the rendered book.
+* :func:`live_sliders` -- the same drawing function behind ``ipywidgets`` controls, for Jupyter and Colab.
+
+A drawing function takes a fresh ``matplotlib.figure.Figure`` plus keyword parameters and draws on it,
+so the static and the live versions show exactly the same figure.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+import json
+import uuid
+
+import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+STYLE = {
+    "figure.facecolor": "white", "savefig.facecolor": "white", "axes.facecolor": "white",
+    "figure.dpi": 100, "savefig.dpi": 100, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.spines.top": False, "axes.spines.right": False, "font.size": 10, "axes.titlesize": 11,
+    "legend.frameon": False, "figure.constrained_layout.use": True,
+}
+# One colour per role, used by every chapter: hard targets vs label smoothing, and a neutral.
+COLORS = {"hard": "#1f77b4", "ls": "#d62728", "neutral": "#7f7f7f", "accent": "#2ca02c"}
+
+
+def use_style() -> None:
+    """Apply the book's figure style to matplotlib (white background, light grid)."""
+    matplotlib.rcParams.update(STYLE)
+
+
+def _png(fig: Figure, dpi: int) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def static_sliders(draw, figsize=(7, 3.2), dpi: int = 80, initial: dict | None = None, **grids):
+    """Precomputed sliders: an HTML block with one range input per parameter and one frame per grid point.
+
+    ``draw(fig, **params)`` is called for every combination of the values in ``grids``
+    (e.g. ``alpha=[0, 0.1, 0.3], K=[2, 10, 100]``); the frames are embedded as PNGs, so the
+    result works in the static book without a kernel.  Returns an ``IPython.display.HTML``.
+    """
+    from IPython.display import HTML
+
+    if not grids:
+        raise ValueError("static_sliders needs at least one parameter grid, e.g. alpha=[0, 0.1]")
+    keys = list(grids)
+    values = {k: list(v) for k, v in grids.items()}
+    frames = {}
+    for combo in itertools.product(*(range(len(values[k])) for k in keys)):
+        fig = Figure(figsize=figsize)
+        draw(fig, **{k: values[k][i] for k, i in zip(keys, combo)})
+        frames["_".join(map(str, combo))] = _png(fig, dpi)
+    start = [values[k].index(initial[k]) if initial and k in initial else 0 for k in keys]
+    uid = "ls-" + uuid.uuid4().hex[:10]
+    controls = "".join(
+        f'<label style="margin-right:1.5em">{html.escape(k)} '
+        f'<input type="range" min="0" max="{len(values[k]) - 1}" step="1" value="{s}" data-param="{html.escape(k)}" '
+        f'aria-label="{html.escape(k)}" style="vertical-align:middle"> '
+        f'<span class="ls-value">{html.escape(_fmt(values[k][s]))}</span></label>'
+        for k, s in zip(keys, start))
+    labels = {k: [_fmt(v) for v in values[k]] for k in keys}
+    first = frames["_".join(map(str, start))]
+    markup = f"""<div class="ls-slider" id="{uid}" style="background:white;color:black;padding:6px;border-radius:4px">
+<img class="ls-frame" alt="figure; move the sliders to change it" style="max-width:100%" src="{first}">
+<div class="ls-controls">{controls}</div>
+<script>(function() {{
+  var root = document.getElementById("{uid}");
+  var frames = {json.dumps(frames)};
+  var labels = {json.dumps(labels)};
+  var inputs = root.querySelectorAll("input[type=range]");
+  var spans = root.querySelectorAll(".ls-value");
+  function update() {{
+    var key = [];
+    inputs.forEach(function(inp, i) {{ key.push(inp.value); spans[i].textContent = labels[inp.dataset.param][inp.value]; }});
+    root.querySelector("img.ls-frame").src = frames[key.join("_")];
+  }}
+  inputs.forEach(function(inp) {{ inp.addEventListener("input", update); }});
+}})();</script></div>"""
+    return HTML(markup)
+
+
+def live_sliders(draw, figsize=(7, 3.2), **grids):
+    """The same figure as :func:`static_sliders`, driven by ipywidgets in a live kernel (Jupyter, Colab).
+
+    Each grid becomes a selection slider over exactly those values (nothing is interpolated).
+    """
+    import ipywidgets as widgets
+
+    def show(**params):
+        fig = plt.figure(figsize=figsize)
+        draw(fig, **params)
+        plt.show()
+
+    controls = {k: widgets.SelectionSlider(options=[(_fmt(v), v) for v in vals], value=list(vals)[0], description=k,
+                                           continuous_update=False) for k, vals in grids.items()}
+    return widgets.interactive(show, **controls)

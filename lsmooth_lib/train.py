@@ -1,0 +1,200 @@
+"""The one training loop, and inference helpers, for every model in the book (chapter 2, appendix B).
+
+``fit(config)`` trains a model described by a plain dict (the zoo's configurations): SGD with
+(Nesterov) momentum, a step or cosine learning-rate schedule, weight decay, the smoothed
+cross-entropy of chapter 1, batched tensor augmentation, mixed precision on CUDA, a tqdm
+progress bar, and an atomically written checkpoint after every epoch so that an interrupted run
+resumes where it stopped.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data as D
+from .losses import check_alpha, smoothed_cross_entropy
+from .models import build_model
+
+DEFAULTS = dict(
+    model_kwargs={}, alpha=0.0, convention="uniform", epochs=1, batch_size=128, lr=0.1, momentum=0.9,
+    nesterov=True, weight_decay=1e-4, schedule="step", milestones=(0.5, 0.75), loss_scale=1.0,
+    grad_clip=None, augment=None, seed=0, limit=None, eval_batch_size=1000,
+)
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """CUDA if present, then Apple's MPS, then the CPU (``prefer`` or ``LSMOOTH_DEVICE`` overrides)."""
+    choice = prefer or os.environ.get("LSMOOTH_DEVICE")
+    if choice:
+        return torch.device(choice)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def hardware(device: torch.device) -> str:
+    """A short description of the machine that trains (for zoo records)."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    import platform
+    return f"{device.type}: {platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def complete_config(config: dict) -> dict:
+    """The config with every default filled in and its values checked."""
+    unknown = set(config) - set(DEFAULTS) - {"dataset", "model", "preset", "description", "keep_weights"}
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(set(DEFAULTS) | {'dataset', 'model'})}")
+    cfg = {**DEFAULTS, **config}
+    for key in ("dataset", "model"):
+        if key not in cfg:
+            raise ValueError(f"a training config needs {key!r}")
+    D.dataset_info(cfg["dataset"])
+    check_alpha(cfg["alpha"])
+    return cfg
+
+
+def _lr_factor(cfg: dict, epoch_progress: float) -> float:
+    if cfg["schedule"] == "step":
+        return 0.1 ** sum(epoch_progress >= m * cfg["epochs"] for m in cfg["milestones"])
+    if cfg["schedule"] == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * epoch_progress / cfg["epochs"]))
+    if cfg["schedule"] == "linear":
+        return max(0.0, 1 - epoch_progress / cfg["epochs"])
+    if cfg["schedule"] == "constant":
+        return 1.0
+    raise ValueError(f"unknown schedule {cfg['schedule']!r}; use step, cosine, linear or constant")
+
+
+def _autocast(device: torch.device):
+    if device.type != "cuda":
+        return torch.autocast(device.type, enabled=False), None
+    if torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16), None
+    return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+
+
+def _save_atomic(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def predict(model, split: D.Split, batch_size: int = 1000, device=None, features: bool = False) -> torch.Tensor:
+    """Logits (or, with ``features=True``, penultimate activations) for every example of ``split``, on the CPU."""
+    device = torch.device(device) if device else next(model.parameters()).device
+    model.eval()
+    outs = []
+    for x, _ in D.batches(split, batch_size, input_size=model.input_size, device=device):
+        outs.append((model.features(x) if features else model(x)).float().cpu())
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def evaluate(model, split: D.Split, batch_size: int = 1000, device=None) -> dict:
+    """Accuracy and mean negative log-likelihood of ``model`` on ``split``."""
+    logits = predict(model, split, batch_size, device)
+    return dict(acc=float((logits.argmax(1) == split.labels).float().mean()),
+                nll=float(F.cross_entropy(logits, split.labels)))
+
+
+def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = True, device=None):
+    """Train the model ``config`` describes; returns ``(model, history)``.
+
+    ``history`` holds one dict per epoch (train loss and accuracy on augmented batches, validation
+    accuracy and NLL, seconds).  With ``checkpoint``, the state is written there atomically after
+    every epoch and a run that finds a matching checkpoint resumes from it.
+    """
+    from tqdm.auto import tqdm
+
+    cfg = complete_config(config)
+    device = pick_device(device)
+    seed_everything(cfg["seed"])
+    train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
+    val_split = D.load_split(cfg["dataset"], "val", limit=cfg["limit"] and max(cfg["limit"] // 4, 64))
+    K = train_split.num_classes
+    model = build_model(cfg["model"], K, **cfg["model_kwargs"]).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+                          nesterov=cfg["nesterov"] and cfg["momentum"] > 0, weight_decay=cfg["weight_decay"])
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    history, start = [], 0
+    ckpt = Path(checkpoint) if checkpoint else None
+    if ckpt and ckpt.exists():
+        try:
+            state = torch.load(ckpt, map_location=device, weights_only=True)
+        except Exception:
+            state = None  # an unreadable partial checkpoint is ignored: training restarts
+        if state and state.get("config") == _jsonable(cfg):
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            history, start = state["history"], state["epoch"]
+    autocast, scaler = _autocast(device)
+    steps_per_epoch = max(1, len(train_split) // cfg["batch_size"])
+    bar = tqdm(total=cfg["epochs"] * steps_per_epoch, initial=start * steps_per_epoch, disable=not progress,
+               desc=f"{cfg['model']} on {cfg['dataset']} (alpha={cfg['alpha']})", unit="step", mininterval=1.0)
+    for epoch in range(start, cfg["epochs"]):
+        t0 = time.perf_counter()
+        model.train()
+        tot_loss = tot_correct = seen = 0
+        for step, (x, y) in enumerate(D.batches(train_split, cfg["batch_size"], input_size=model.input_size,
+                                                augment=cfg["augment"], shuffle=True, generator=gen,
+                                                device=device, drop_last=True)):
+            for group in opt.param_groups:
+                group["lr"] = cfg["lr"] * _lr_factor(cfg, epoch + step / steps_per_epoch)
+            with autocast:
+                logits = model(x)
+            loss = smoothed_cross_entropy(logits.float(), y, cfg["alpha"], cfg["convention"])
+            opt.zero_grad(set_to_none=True)
+            scaled = loss * cfg["loss_scale"]
+            if scaler:
+                scaler.scale(scaled).backward()
+                scaler.unscale_(opt)
+            else:
+                scaled.backward()
+            if cfg["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+            scaler.step(opt) if scaler else opt.step()
+            if scaler:
+                scaler.update()
+            n = len(y)
+            tot_loss += loss.item() * n
+            tot_correct += int((logits.argmax(1) == y).sum())
+            seen += n
+            bar.update(1)
+            bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_correct / seen:.3f}", refresh=False)
+        val = evaluate(model, val_split, cfg["eval_batch_size"], device)
+        history.append(dict(epoch=epoch + 1, train_loss=tot_loss / max(seen, 1), train_acc=tot_correct / max(seen, 1),
+                            val_acc=val["acc"], val_nll=val["nll"], seconds=time.perf_counter() - t0))
+        bar.set_postfix(loss=f"{tot_loss / max(seen, 1):.3f}", val_acc=f"{val['acc']:.3f}")
+        if ckpt:
+            _save_atomic(dict(config=_jsonable(cfg), epoch=epoch + 1, model=model.state_dict(),
+                              optimizer=opt.state_dict(), generator=gen.get_state(),
+                              torch_rng=torch.get_rng_state(), history=history), ckpt)
+    bar.close()
+    model.eval()
+    return model, history
+
+
+def _jsonable(cfg: dict) -> dict:
+    """The config with tuples turned into lists (as it reads back from JSON)."""
+    import json
+    return json.loads(json.dumps(cfg))

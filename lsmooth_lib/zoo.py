@@ -1,0 +1,254 @@
+"""The checkpoint zoo: named training configurations -> fp16 weights + a JSON record (appendix B).
+
+Every model a chapter shows is an entry here.  ``load(name)`` returns the trained model from the
+committed zoo (``zoo/`` beside the package, or ``LSMOOTH_ZOO``); it trains the entry first only if it
+is missing *and* ``train_if_missing=True``.  Each record holds the full config, metrics, wall time,
+hardware, versions, data provenance and the sha256 of the weights, so ``verify()`` can tell a
+truncated or altered file by name.  Weights are plain ``state_dict``s loaded with ``weights_only=True``.
+
+CLI: ``python -m lsmooth_lib zoo list | train NAME... | verify``.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from . import data as D
+from .train import complete_config, evaluate, fit, hardware, pick_device
+
+ZOO_ENV = "LSMOOTH_ZOO"
+
+
+class ZooError(RuntimeError):
+    """A zoo entry is unknown, missing, or damaged; the message says what to do."""
+
+
+# ---------------------------------------------------------------- configurations
+def _alexnet_cpu(alpha: float, seed: int) -> dict:
+    # CPU-budget preset, interpolation regime: no augmentation, so the net fits its training set
+    # (~100 % train accuracy) the way the paper's 390k-iteration runs do.  LRN is left out (3x slower
+    # on a CPU, little effect); chapter 2 says so.
+    return dict(dataset="cifar10", model="alexnet", alpha=alpha, epochs=15, batch_size=128, lr=0.05,
+                momentum=0.9, nesterov=True, weight_decay=5e-4, schedule="cosine", augment=None, seed=seed,
+                preset="cpu", description="TF-tutorial AlexNet (no LRN), 24x24 centre crops, no augmentation")
+
+
+def _smoke(dataset: str, model: str, **extra) -> dict:
+    return dict(dataset=dataset, model=model, alpha=0.1, epochs=1, batch_size=64, lr=0.05, limit=256,
+                preset="smoke", description="seconds-long smoke test of the pipeline (never committed)", **extra)
+
+
+CONFIGS: dict[str, dict] = {
+    "smoke-mlp-mnist": _smoke("mnist", "mlp800", augment={"pad": 2}),
+    "smoke-alexnet-cifar10": _smoke("cifar10", "alexnet", augment={"pad": 0, "flip": True}),
+    "smoke-resnet20-cifar100": _smoke("cifar100", "resnet20", augment={"pad": 4, "flip": True}),
+}
+for _a in (0.0, 0.05, 0.1, 0.15, 0.3, 0.45, 0.6, 0.75):
+    CONFIGS[f"cpu-alexnet-cifar10-a{_a:g}-s0"] = _alexnet_cpu(_a, 0)
+for _a in (0.0, 0.1):
+    for _s in (1, 2):
+        CONFIGS[f"cpu-alexnet-cifar10-a{_a:g}-s{_s}"] = _alexnet_cpu(_a, _s)
+
+
+# ---------------------------------------------------------------- paths and lookup
+def zoo_dir() -> Path:
+    """The zoo folder: ``LSMOOTH_ZOO``, else ``zoo/`` in the source checkout."""
+    env = os.environ.get(ZOO_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "zoo"
+
+
+def names(pattern: str | None = None) -> list[str]:
+    """Names of all configured entries (those containing ``pattern``, if given)."""
+    return [n for n in CONFIGS if pattern is None or pattern in n]
+
+
+def get_config(name: str) -> dict:
+    """The complete training configuration of an entry; unknown names list the close matches."""
+    if name not in CONFIGS:
+        near = difflib.get_close_matches(name, list(CONFIGS), n=5, cutoff=0.6)
+        hint = f" Close matches: {', '.join(near)}." if near else ""
+        raise ZooError(f"unknown zoo entry {name!r}.{hint} `python -m lsmooth_lib zoo list` shows all entries.")
+    return complete_config(CONFIGS[name])
+
+
+def paths(name: str) -> tuple[Path, Path]:
+    """``(weights .pt, record .json)`` of an entry."""
+    return zoo_dir() / f"{name}.pt", zoo_dir() / f"{name}.json"
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def record(name: str) -> dict | None:
+    """The JSON record of a trained entry, or ``None`` if it has not been trained."""
+    get_config(name)
+    rec_path = paths(name)[1]
+    if not rec_path.exists():
+        return None
+    try:
+        return json.loads(rec_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ZooError(f"zoo record {rec_path} is not valid JSON ({err}). Restore it from git "
+                       f"(`git checkout -- {rec_path}`) or retrain: `python -m lsmooth_lib zoo train {name} --force`.") from None
+
+
+# ---------------------------------------------------------------- train, load, verify
+def train(name: str, force: bool = False, progress: bool = True, device=None) -> dict:
+    """Train an entry, write its fp16 weights and record atomically, and return the record."""
+    cfg = get_config(name)
+    pt, js = paths(name)
+    if not force and js.exists() and record(name) is not None:
+        return record(name)
+    dev = pick_device(device)
+    t0 = time.perf_counter()
+    model, history = fit(cfg, checkpoint=zoo_dir() / ".partial" / f"{name}.pt", progress=progress, device=dev)
+    wall = sum(h["seconds"] for h in history)  # summed per epoch, so a resumed run still counts its whole time
+    metrics = {}
+    for split in ("train", "val", "test"):
+        s = D.load_split(cfg["dataset"], split, limit=cfg["limit"])
+        metrics[split] = evaluate(model, s, cfg["eval_batch_size"], dev)
+    provenance = D.load_split(cfg["dataset"], "test", limit=1).provenance
+    pt.parent.mkdir(parents=True, exist_ok=True)
+    rec = dict(name=name, config=cfg, metrics=metrics, history=history,
+               wall_time_s=round(wall, 1), session_time_s=round(time.perf_counter() - t0, 1),
+               hardware=hardware(dev), versions=dict(lsmooth_lib=__version__, torch=torch.__version__,
+                                                     python=platform.python_version()),
+               data=provenance, trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    if cfg.get("keep_weights", True):
+        state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+        tmp = pt.with_name(pt.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, pt)
+        rec["weights"] = dict(file=pt.name, sha256=sha256(pt), bytes=pt.stat().st_size, dtype="float16")
+    tmp = js.with_name(js.name + ".tmp")
+    tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
+    os.replace(tmp, js)
+    partial = zoo_dir() / ".partial" / f"{name}.pt"
+    if partial.exists():
+        partial.unlink()
+    return rec
+
+
+def load(name: str, train_if_missing: bool = False, device=None):
+    """The trained model of an entry (eval mode, float32) and its record.
+
+    A missing entry is trained only with ``train_if_missing=True``; otherwise a ``ZooError`` says how
+    to get it.  The weights' sha256 is checked against the record before anything is unpickled.
+    """
+    cfg = get_config(name)
+    pt, js = paths(name)
+    rec = record(name)
+    if rec is None:
+        if not train_if_missing:
+            raise ZooError(f"zoo entry {name!r} has not been trained (no {js}). Train it with "
+                           f"`python -m lsmooth_lib zoo train {name}` or call load(..., train_if_missing=True).")
+        rec = train(name, device=device)
+    if "weights" not in rec:
+        raise ZooError(f"zoo entry {name!r} keeps metrics only, no weights; its record has what the chapters use.")
+    if not pt.exists():
+        raise ZooError(f"weights of {name!r} are missing ({pt}). Restore them from git (`git checkout -- {pt}`) "
+                       f"or retrain: `python -m lsmooth_lib zoo train {name} --force`.")
+    digest = sha256(pt)
+    if digest != rec["weights"]["sha256"]:
+        raise ZooError(f"weights of {name!r} ({pt}) are corrupted or truncated: sha256 {digest[:12]}... does not "
+                       f"match the record's {rec['weights']['sha256'][:12]}.... Restore them from git "
+                       f"(`git checkout -- {pt}`) or retrain: `python -m lsmooth_lib zoo train {name} --force`.")
+    try:
+        state = torch.load(pt, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a damaged file
+        raise ZooError(f"weights of {name!r} ({pt}) cannot be read ({type(err).__name__}). "
+                       f"Retrain: `python -m lsmooth_lib zoo train {name} --force`.") from None
+    from .models import build_model
+    model = build_model(cfg["model"], D.dataset_info(cfg["dataset"])["num_classes"], **cfg["model_kwargs"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.to(pick_device(device)).eval(), rec
+
+
+def verify(selected: list[str] | None = None) -> list[tuple[str, str]]:
+    """Recompute every stored hash; returns ``(name, problem)`` for each damaged or orphaned entry."""
+    problems = []
+    folder = zoo_dir()
+    for js in sorted(folder.glob("*.json")) if folder.exists() else []:
+        name = js.stem
+        if selected and name not in selected:
+            continue
+        if name not in CONFIGS:
+            problems.append((name, "record has no configuration in lsmooth_lib.zoo.CONFIGS"))
+            continue
+        try:
+            rec = record(name)
+        except ZooError as err:
+            problems.append((name, str(err)))
+            continue
+        if "weights" in rec:
+            pt = folder / rec["weights"]["file"]
+            if not pt.exists():
+                problems.append((name, f"weights file {pt.name} is missing"))
+            elif sha256(pt) != rec["weights"]["sha256"]:
+                problems.append((name, f"weights file {pt.name} does not match its sha256 (truncated or altered)"))
+    return problems
+
+
+def trained() -> list[str]:
+    """Names of the entries that have a record in the zoo."""
+    return [n for n in CONFIGS if paths(n)[1].exists()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lsmooth_lib zoo list | train NAME... [--force] | verify``."""
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m lsmooth_lib zoo", description="The lsmooth checkpoint zoo.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    ls = sub.add_parser("list", help="list entries and whether they are trained")
+    ls.add_argument("pattern", nargs="?")
+    tr = sub.add_parser("train", help="train entries (skips trained ones unless --force)")
+    tr.add_argument("names", nargs="+", help="entry names, or a pattern with --match")
+    tr.add_argument("--force", action="store_true")
+    tr.add_argument("--match", action="store_true", help="treat NAMES as substrings")
+    tr.add_argument("--device")
+    vf = sub.add_parser("verify", help="recompute every weight hash")
+    vf.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    try:
+        if args.cmd == "list":
+            for n in names(args.pattern):
+                rec = record(n)
+                if rec is None:
+                    print(f"{n:40s}  not trained")
+                else:
+                    m = rec["metrics"]
+                    print(f"{n:40s}  test acc {m['test']['acc']:.4f}  train acc {m['train']['acc']:.4f}  "
+                          f"{rec['wall_time_s']:7.0f} s  {rec['hardware']}")
+        elif args.cmd == "train":
+            todo = [n for pat in args.names for n in names(pat)] if args.match else args.names
+            for n in todo:
+                get_config(n)
+            for n in todo:
+                rec = train(n, force=args.force, device=args.device)
+                print(f"{n}: test acc {rec['metrics']['test']['acc']:.4f} in {rec['wall_time_s']:.0f} s")
+        elif args.cmd == "verify":
+            problems = verify(args.names or None)
+            for n, msg in problems:
+                print(f"{n}: {msg}")
+            print(f"{len(trained())} trained entries checked, {len(problems)} problem(s)")
+            return 1 if problems else 0
+    except (ZooError, D.DataUnavailableError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
