@@ -139,7 +139,7 @@ def load_arrays(name: str, split: str = "train"):
             labels = np.load(f"{stem}_y.npy")
             if len(images) == len(labels) == meta["n"]:
                 return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels), meta["classes"], meta["provenance"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError):  # np.load raises EOFError on an empty file
             pass  # a damaged cache is rebuilt below
     images, labels, classes, prov = _read_offline(name, split, Path(root)) if root else _download(name, split)
     stem.parent.mkdir(parents=True, exist_ok=True)

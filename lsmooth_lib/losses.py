@@ -69,7 +69,7 @@ def convert_alpha(alpha: float, num_classes: int, src: str = "uniform", dst: str
 
 
 def smooth_targets(labels: torch.Tensor, num_classes: int, alpha: float,
-                   convention: str = "uniform") -> torch.Tensor:
+                   convention: str = "uniform", dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Smoothed one-hot targets, shape ``(N, K)``, rows summing to 1 (chapter 1).
 
     ``uniform``: ``y (1 - alpha) + alpha / K``; ``others``: ``1 - alpha`` on the label and
@@ -81,24 +81,34 @@ def smooth_targets(labels: torch.Tensor, num_classes: int, alpha: float,
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes - 1}]; got values from "
                          f"{int(labels.min())} to {int(labels.max())}")
-    onehot = F.one_hot(labels, num_classes).float()
+    onehot = F.one_hot(labels, num_classes).to(dtype)
     if convention == "uniform":
         return onehot * (1 - a) + a / num_classes
     return onehot * (1 - a) + (1 - onehot) * a / (num_classes - 1)
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy ``H(targets, softmax(logits))`` for probability targets (chapters 1, 5)."""
-    return -(targets * F.log_softmax(logits.float(), dim=-1)).sum(-1).mean()
+def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    # at least float32 (mixed-precision logits), float64 kept (exact checks in chapter 1)
+    return F.log_softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy ``H(targets, softmax(logits))`` for probability targets (chapters 1, 5);
+    averaged over the batch, or per example with ``reduction="none"``."""
+    per_example = -(targets * _log_softmax(logits)).sum(-1)
+    return per_example.mean() if reduction == "mean" else per_example
 
 
 def smoothed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, alpha: float = 0.0,
-                           convention: str = "uniform") -> torch.Tensor:
-    """Mean cross-entropy between smoothed targets and ``softmax(logits)`` (chapter 1).
+                           convention: str = "uniform", reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy between smoothed targets and ``softmax(logits)`` (chapter 1), averaged over the
+    batch (or per example with ``reduction="none"``).
 
     With ``convention="uniform"`` this equals ``F.cross_entropy(logits, labels, label_smoothing=alpha)``.
     """
-    return soft_cross_entropy(logits, smooth_targets(labels, logits.shape[-1], alpha, convention).to(logits.device))
+    dtype = torch.promote_types(logits.dtype, torch.float32)
+    targets = smooth_targets(torch.as_tensor(labels).to(logits.device), logits.shape[-1], alpha, convention, dtype)
+    return soft_cross_entropy(logits, targets, reduction)
 
 
 def confidence_penalty(logits: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
@@ -109,7 +119,7 @@ def confidence_penalty(logits: torch.Tensor, labels: torch.Tensor, beta: float) 
     """
     if beta < 0:
         raise ValueError(f"beta must be >= 0; got {beta!r}")
-    logp = F.log_softmax(logits.float(), dim=-1)
+    logp = _log_softmax(logits)
     entropy = -(logp.exp() * logp).sum(-1)
     return F.nll_loss(logp, labels) - beta * entropy.mean()
 
@@ -141,3 +151,37 @@ def minimum_loss(num_classes: int, alpha: float, convention: str = "uniform") ->
     if p_i > 0:
         h -= (num_classes - 1) * p_i * math.log(p_i)
     return h
+
+
+def fit_free_logits(num_classes: int, alpha: float, convention: str = "uniform", label: int = 0,
+                    loss: str = "smoothed", beta: float = 0.0, steps: int = 200) -> torch.Tensor:
+    """Minimise a loss over a free logit vector (no network), starting from zeros (chapter 1).
+
+    ``loss="smoothed"`` minimises :func:`smoothed_cross_entropy`; ``loss="confidence"`` minimises
+    :func:`confidence_penalty` with ``beta``.  Uses L-BFGS in float64; returns the logits.  With
+    hard targets the optimum is at infinity, so the result then only shows the gap still growing.
+    """
+    z = torch.zeros(1, num_classes, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([label])
+    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=steps, tolerance_grad=1e-12, tolerance_change=1e-15,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        if loss == "smoothed":
+            value = smoothed_cross_entropy(z, y, alpha, convention)
+        elif loss == "confidence":
+            value = confidence_penalty(z, y, beta)
+        else:
+            raise ValueError(f"loss must be 'smoothed' or 'confidence'; got {loss!r}")
+        value.backward()
+        return value
+
+    opt.step(closure)
+    return z.detach()
+
+
+def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """``KL(p || q) = sum_k p_k log(p_k / q_k)`` along the last axis, with ``0 log 0 = 0`` (chapter 1)."""
+    p, q = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(q, dtype=torch.float64)
+    return torch.where(p > 0, p * (p.clamp_min(1e-300).log() - q.log()), torch.zeros_like(p)).sum(-1)

@@ -108,3 +108,78 @@ def live_sliders(draw, figsize=(7, 3.2), **grids):
     controls = {k: widgets.SelectionSlider(options=[(_fmt(v), v) for v in vals], value=list(vals)[0], description=k,
                                            continuous_update=False) for k, vals in grids.items()}
     return widgets.interactive(show, **controls)
+
+
+# ---------------------------------------------------------------- chapter 1 figures
+def draw_smoothing(fig: Figure, alpha: float = 0.1, K: int = 10, max_gap: float = 12.0) -> Figure:
+    """Chapter 1's slider figure: the smoothed target (both conventions) and the loss along the logit gap.
+
+    Left: target probabilities of the first classes (true class 0).  Right: the smoothed
+    cross-entropy of a prediction whose true-class logit exceeds all others by ``g``, for hard
+    targets and for ``alpha``; the dot marks the optimal gap, the dashed line the minimum loss.
+    """
+    import torch
+    from . import losses as L
+
+    use_style()
+    ax1, ax2 = fig.subplots(1, 2)
+    shown = min(K, 10)
+    idx = torch.arange(shown)
+    for shift, conv, color in ((-0.2, "uniform", COLORS["ls"]), (0.2, "others", COLORS["accent"])):
+        t = L.smooth_targets(torch.zeros(1, dtype=torch.long), K, alpha, conv)[0, :shown]
+        ax1.bar(idx + shift, t, width=0.4, color=color,
+                label=f"alpha/K" if conv == "uniform" else "alpha/(K-1)")
+    ax1.set_ylim(0, 1.05)
+    ax1.set_xticks(idx)
+    ax1.set_xlabel("class (true class = 0)" + (f", first 10 of {K}" if K > 10 else ""))
+    ax1.set_ylabel("target probability")
+    p_c, p_i = L.target_probabilities(K, alpha)
+    ax1.set_title(f"smoothed target, alpha = {alpha:g}, K = {K}\n(alpha/K: true {p_c:.3g}, each other {p_i:.3g})")
+    ax1.legend(loc="upper right")
+
+    g = torch.linspace(0, max_gap, 241, dtype=torch.float64)
+    logits = torch.zeros(len(g), K, dtype=torch.float64)
+    logits[:, 0] = g
+    labels = torch.zeros(len(g), dtype=torch.long)
+    per_example = lambda a: L.smoothed_cross_entropy(logits, labels, a, reduction="none")
+    ax2.plot(g, per_example(0.0), color=COLORS["hard"], label="hard targets")
+    if alpha > 0:
+        ax2.plot(g, per_example(alpha), color=COLORS["ls"], label=f"label smoothing, alpha = {alpha:g}")
+        gap, low = L.optimal_logit_gap(K, alpha), L.minimum_loss(K, alpha)
+        ax2.axhline(low, color=COLORS["ls"], ls="--", lw=0.8)
+        if gap <= max_gap:
+            ax2.plot([gap], [low], "o", color=COLORS["ls"])
+            ax2.annotate(f"optimal gap {gap:.2f}", (gap, low), textcoords="offset points", xytext=(0, -22),
+                         ha="center", color=COLORS["ls"])
+    ax2.set_xlabel("logit gap g = z_true - z_other")
+    ax2.set_ylabel("cross-entropy (nats)")
+    ax2.set_ylim(0, max(3.0, float(per_example(0.0)[0]) * 1.05))
+    ax2.set_title("loss along the logit gap")
+    ax2.legend(loc="upper right")
+    return fig
+
+
+def draw_penalties(fig: Figure, K: int = 10, max_gap: float = 15.0) -> Figure:
+    """Chapter 1: the two pulls towards uniform along the logit gap -- ``KL(u||p)`` (label smoothing)
+    grows without bound, ``KL(p||u)`` (confidence penalty) saturates at ``log K``."""
+    import math
+    import torch
+    from . import losses as L
+
+    use_style()
+    ax = fig.subplots()
+    g = torch.linspace(0, max_gap, 301, dtype=torch.float64)
+    logits = torch.zeros(len(g), K, dtype=torch.float64)
+    logits[:, 0] = g
+    p = torch.softmax(logits, -1)
+    u = torch.full_like(p, 1.0 / K)
+    ax.plot(g, L.kl_divergence(u, p), color=COLORS["ls"], label="KL(u || p): label smoothing's pull")
+    ax.plot(g, L.kl_divergence(p, u), color=COLORS["accent"], label="KL(p || u): the confidence penalty's pull")
+    ax.axhline(math.log(K), color=COLORS["neutral"], ls=":", lw=1)
+    ax.annotate(f"log K = {math.log(K):.2f}", (max_gap, math.log(K)), textcoords="offset points", xytext=(0, 4),
+                ha="right", color=COLORS["neutral"])
+    ax.set_xlabel("logit gap g = z_true - z_other")
+    ax.set_ylabel("divergence from uniform (nats)")
+    ax.set_title(f"Two ways to pull a prediction towards uniform (K = {K})")
+    ax.legend(loc="upper left")
+    return fig

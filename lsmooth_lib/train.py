@@ -138,7 +138,8 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt and ckpt.exists():
         try:
-            state = torch.load(ckpt, map_location=device, weights_only=True)
+            # on the CPU: RNG states must stay CPU ByteTensors; load_state_dict moves the rest to the device
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
         except Exception:
             state = None  # an unreadable partial checkpoint is ignored: training restarts
         if state and state.get("config") == _jsonable(cfg):

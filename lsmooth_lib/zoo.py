@@ -243,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                 rec = train(n, force=args.force, device=args.device)
                 print(f"{n}: test acc {rec['metrics']['test']['acc']:.4f} in {rec['wall_time_s']:.0f} s")
         elif args.cmd == "verify":
+            for n in args.names:  # a misspelt name must not pass as "0 problems"
+                if n not in CONFIGS and not paths(n)[1].exists():
+                    get_config(n)  # raises ZooError with the close matches
             problems = verify(args.names or None)
             for n, msg in problems:
                 print(f"{n}: {msg}")
