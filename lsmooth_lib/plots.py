@@ -122,6 +122,7 @@ def draw_smoothing(fig: Figure, alpha: float = 0.1, K: int = 10, max_gap: float 
     from . import losses as L
 
     use_style()
+    fig.set_layout_engine("constrained")
     ax1, ax2 = fig.subplots(1, 2)
     shown = min(K, 10)
     idx = torch.arange(shown)
@@ -149,8 +150,8 @@ def draw_smoothing(fig: Figure, alpha: float = 0.1, K: int = 10, max_gap: float 
         ax2.axhline(low, color=COLORS["ls"], ls="--", lw=0.8)
         if gap <= max_gap:
             ax2.plot([gap], [low], "o", color=COLORS["ls"])
-            ax2.annotate(f"optimal gap {gap:.2f}", (gap, low), textcoords="offset points", xytext=(0, -22),
-                         ha="center", color=COLORS["ls"])
+            ax2.annotate(f"optimal gap {gap:.2f}", (gap, low), textcoords="offset points", xytext=(6, -16),
+                         ha="left", color=COLORS["ls"])
     ax2.set_xlabel("logit gap g = z_true - z_other")
     ax2.set_ylabel("cross-entropy (nats)")
     ax2.set_ylim(0, max(3.0, float(per_example(0.0)[0]) * 1.05))
@@ -167,6 +168,7 @@ def draw_penalties(fig: Figure, K: int = 10, max_gap: float = 15.0) -> Figure:
     from . import losses as L
 
     use_style()
+    fig.set_layout_engine("constrained")
     ax = fig.subplots()
     g = torch.linspace(0, max_gap, 301, dtype=torch.float64)
     logits = torch.zeros(len(g), K, dtype=torch.float64)

@@ -1,0 +1,69 @@
+"""Calibration: reliability bins, expected calibration error, temperature scaling (chapters 3 and 4).
+
+Definitions follow Guo et al. (2017): the confidence of a prediction is its largest softmax
+probability; predictions are grouped into ``M = 15`` equal-width bins ``((m-1)/M, m/M]``; the
+expected calibration error is ``ECE = sum_m |B_m|/n * |acc(B_m) - conf(B_m)|`` (a fraction, as in the
+paper, not a percentage).  Temperature scaling divides every logit by one scalar ``T`` fitted by
+minimising the NLL on held-out data; argmax and accuracy are unchanged.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def confidences(logits: torch.Tensor, temperature: float = 1.0):
+    """``(confidence, predicted class)`` of each row: the largest softmax probability at ``temperature``."""
+    probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float64) / temperature, dim=-1)
+    return probs.max(dim=-1)
+
+
+def reliability_bins(logits: torch.Tensor, labels: torch.Tensor, n_bins: int = 15, temperature: float = 1.0) -> dict:
+    """Per-bin counts, mean accuracy and mean confidence over ``n_bins`` equal-width bins (chapter 3).
+
+    Bin ``m`` (1-based) holds confidences in ``((m-1)/M, m/M]``.  Empty bins have ``count`` 0 and NaN means.
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1; got {n_bins}")
+    conf, pred = confidences(logits, temperature)
+    correct = (pred == torch.as_tensor(labels)).double()
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
+    which = torch.bucketize(conf, edges, right=False) - 1          # conf in (e[m], e[m+1]] -> m
+    which = which.clamp(0, n_bins - 1)
+    count = torch.bincount(which, minlength=n_bins).double()
+    acc = torch.bincount(which, weights=correct, minlength=n_bins) / count
+    mean_conf = torch.bincount(which, weights=conf, minlength=n_bins) / count
+    return dict(edges=edges, count=count, acc=acc, conf=mean_conf)
+
+
+def ece(logits: torch.Tensor, labels: torch.Tensor, n_bins: int = 15, temperature: float = 1.0) -> float:
+    """Expected calibration error (a fraction in [0, 1]) with ``n_bins`` equal-width bins (chapter 3)."""
+    b = reliability_bins(logits, labels, n_bins, temperature)
+    n = b["count"].sum()
+    gaps = torch.nan_to_num((b["acc"] - b["conf"]).abs(), nan=0.0)
+    return float((b["count"] / n * gaps).sum())
+
+
+def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of the labels under ``softmax(logits / T)`` (chapter 3)."""
+    return float(F.cross_entropy(torch.as_tensor(logits, dtype=torch.float64) / temperature, torch.as_tensor(labels)))
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature ``T > 0`` minimising the NLL of ``softmax(logits / T)`` on these (validation) data (chapter 3).
+
+    Optimised over ``log T`` with L-BFGS in float64, so ``T`` stays positive.
+    """
+    z = torch.as_tensor(logits, dtype=torch.float64)
+    y = torch.as_tensor(labels)
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(z / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.detach().exp())

@@ -1,0 +1,63 @@
+"""The paper's visualisation of the penultimate layer, and measures of what it shows (chapter 2).
+
+Logits are ``z_k = x^T w_k`` with ``x = [h(x), 1]`` (penultimate activations with a 1 appended) and
+``w_k = [weights_k, bias_k]`` (the class template).  For three classes, the templates are three points;
+we project activations onto the plane through those points, with an orthonormal basis of it and
+coordinates measured from the first template.  Distances within the plane are true distances.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def augment(features: torch.Tensor) -> torch.Tensor:
+    """``[h(x), 1]``: penultimate activations with a constant 1 appended (the bias coordinate)."""
+    features = torch.as_tensor(features, dtype=torch.float64)
+    return torch.cat([features, torch.ones(len(features), 1, dtype=features.dtype)], 1)
+
+
+def plane_basis(templates: torch.Tensor):
+    """Origin (the first template) and an orthonormal basis ``(2, d)`` of the plane through three template points.
+
+    Gram-Schmidt on ``w2 - w1`` and ``w3 - w1`` (chapter 2).
+    """
+    t = torch.as_tensor(templates, dtype=torch.float64)
+    if t.shape[0] != 3:
+        raise ValueError(f"the projection needs exactly three class templates; got {t.shape[0]}")
+    u1, u2 = t[1] - t[0], t[2] - t[0]
+    e1 = u1 / u1.norm()
+    v = u2 - (u2 @ e1) * e1
+    if v.norm() < 1e-12 * u2.norm():
+        raise ValueError("the three templates are collinear: they do not span a plane")
+    e2 = v / v.norm()
+    return t[0], torch.stack([e1, e2])
+
+
+def project(points: torch.Tensor, templates: torch.Tensor) -> torch.Tensor:
+    """2-D coordinates of ``points`` (already augmented, ``(N, d)``) in the plane of three templates (chapter 2)."""
+    origin, basis = plane_basis(templates)
+    return (torch.as_tensor(points, dtype=torch.float64) - origin) @ basis.T
+
+
+def tightness(coords: torch.Tensor, labels: torch.Tensor, template_coords: torch.Tensor) -> float:
+    """Mean distance of each example to its class centroid, divided by the mean side of the template
+    triangle (chapter 2).  Small values: tight clusters relative to the spacing of the classes."""
+    coords = torch.as_tensor(coords, dtype=torch.float64)
+    labels = torch.as_tensor(labels)
+    spread = []
+    for k in labels.unique():
+        c = coords[labels == k]
+        spread.append((c - c.mean(0)).norm(dim=1))
+    tc = torch.as_tensor(template_coords, dtype=torch.float64)
+    side = torch.stack([(tc[0] - tc[1]).norm(), (tc[1] - tc[2]).norm(), (tc[0] - tc[2]).norm()]).mean()
+    return float(torch.cat(spread).mean() / side)
+
+
+def equidistance(coords: torch.Tensor, labels: torch.Tensor, template_coords: torch.Tensor) -> float:
+    """How unequal each example's distances to the two *wrong* templates are, averaged (chapter 2):
+    ``|d1 - d2| / (d1 + d2)``; 0 means exactly equidistant.  ``labels`` are 0, 1, 2 (template order)."""
+    coords = torch.as_tensor(coords, dtype=torch.float64)
+    labels = torch.as_tensor(labels)
+    d = torch.cdist(coords, torch.as_tensor(template_coords, dtype=torch.float64))   # N x 3
+    wrong = torch.stack([d[i][torch.arange(3) != labels[i]] for i in range(len(labels))])
+    return float(((wrong[:, 0] - wrong[:, 1]).abs() / wrong.sum(1)).mean())

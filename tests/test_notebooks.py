@@ -1,0 +1,57 @@
+"""Static checks of the chapter notebooks (nbval executes them; these check their committed form)."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbtools import is_checked
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "book" / "chapters").glob("*.ipynb"))
+
+
+def test_there_are_chapters():
+    assert CHAPTERS, "no chapter notebooks under book/chapters"
+
+
+@pytest.fixture(params=CHAPTERS, ids=lambda p: p.stem)
+def nb(request):
+    return nbformat.read(request.param, as_version=4)
+
+
+def test_only_checked_cells_keep_outputs(nb):
+    """Outputs are stored only where nbval compares them (run `python tests/nbtools.py refresh ...`)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.outputs:
+            assert is_checked(cell), f"unchecked cell has stored outputs:\n{cell.source[:200]}"
+            assert all(o.output_type == "stream" or set(o.get("data", {})) == {"text/plain"} for o in cell.outputs)
+
+
+def test_checked_cells_have_reference_outputs(nb):
+    """A checked cell without a stored output would compare nothing."""
+    for cell in nb.cells:
+        if is_checked(cell):
+            assert cell.outputs and cell.execution_count, f"checked cell was never executed:\n{cell.source[:200]}"
+
+
+def test_notebooks_define_no_reusable_code(nb):
+    """Functions and classes belong in lsmooth_lib, with a docstring naming the chapter."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not re.search(r"^\s*(def|class)\s", cell.source, re.M), cell.source[:200]
+
+
+def test_chapter_skeleton(nb):
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert re.search(r"Learning objectives", text)
+    assert re.search(r"\*\*Time\.\*\*", text)
+    assert "## Summary" in text and "## Exercises" in text
+    exercises = len(re.findall(r"\*\*Exercise \d+\.\d+\.\*\*", text))
+    solutions = len(re.findall(r":class: dropdown", text))
+    assert exercises >= 3 and solutions == exercises, (exercises, solutions)
+
+
+def test_first_code_cell_sets_up_colab(nb):
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert "google.colab" in first.source and "sys.path.insert" in first.source
