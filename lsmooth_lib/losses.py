@@ -94,9 +94,15 @@ def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy ``H(targets, softmax(logits))`` for probability targets (chapters 1, 5);
-    averaged over the batch, or per example with ``reduction="none"``."""
+    averaged over the batch, summed with ``reduction="sum"``, or per example with ``reduction="none"``."""
     per_example = -(targets * _log_softmax(logits)).sum(-1)
-    return per_example.mean() if reduction == "mean" else per_example
+    if reduction == "mean":
+        return per_example.mean()
+    if reduction == "sum":
+        return per_example.sum()
+    if reduction == "none":
+        return per_example
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
 
 
 def smoothed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, alpha: float = 0.0,

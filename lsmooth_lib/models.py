@@ -101,7 +101,7 @@ class CifarResNet(Classifier):
 
     def __init__(self, num_classes: int = 10, depth: int = 56, widths=(32, 64, 128), stem: int = 16):
         super().__init__()
-        if (depth - 2) % 6:
+        if depth < 8 or (depth - 2) % 6:  # n >= 1 block per stage
             raise ValueError(f"CIFAR ResNet depth must be 6n + 2 (20, 56, 110, ...); got {depth}")
         n = (depth - 2) // 6
         self.stem = nn.Conv2d(3, stem, 3, 1, 1, bias=False)

@@ -1,0 +1,268 @@
+"""The built book: it builds offline without warnings, and every page works in a real browser.
+
+A session fixture runs ``jupyter-book build . -W -n --keep-going`` from the repository root (the same
+command as ``make book``) into ``_build/html``.  The browser tests serve that folder on 127.0.0.1 and
+drive Debian's Chromium through Playwright.  Every request that leaves 127.0.0.1 is aborted, as on
+the offline test machine (MathJax, require.js and the widget manager come from CDNs at view time);
+failures to load those blocked URLs are the only errors ignored.
+
+The browser tests are skipped only when ``/usr/bin/chromium`` is missing and ``CI`` is unset;
+under CI a missing Chromium fails them.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHAPTER = "book/chapters/01_label_smoothing"
+COLAB_URL = ("https://colab.research.google.com/github/lsmooth-book/lsmooth/blob/main/"
+             "book/chapters/01_label_smoothing.ipynb")
+# ipykernel >= 7 logs this on every kernel start (nbclient uses TCP); it is not a Sphinx warning.
+BENIGN_LOG_LINES = ("Kernel is running over TCP without encryption",)
+
+
+def toc_pages() -> list[str]:
+    """Every document of ``_toc.yml`` (root first), as paths without extension."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return pages
+
+
+def jupyter_book_command() -> list[str]:
+    """The ``jupyter-book`` of the environment that runs the tests."""
+    beside = Path(sys.executable).with_name("jupyter-book")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("jupyter-book")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())"]
+
+
+def build_env() -> dict[str, str]:
+    """The Makefile's defaults, for runs that do not go through ``make``."""
+    env = dict(os.environ)
+    shared = ROOT.parent / "shared" / "data"
+    if "LSMOOTH_DATA" not in env and shared.is_dir():
+        env["LSMOOTH_DATA"] = str(shared.resolve())
+    env.setdefault("LSMOOTH_CACHE", str(ROOT / ".cache"))
+    env.setdefault("OMP_NUM_THREADS", "2")
+    env.setdefault("MKL_NUM_THREADS", "2")
+    return env
+
+
+# ---------------------------------------------------------------- the build
+@pytest.fixture(scope="session")
+def built_book():
+    """Build the book once per session; returns (html folder, build log)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(jupyter_book_command() + ["build", ".", "-W", "-n", "--keep-going"], cwd=ROOT,
+                          env=build_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = proc.stdout
+    (ROOT / "_build").mkdir(exist_ok=True)
+    (ROOT / "_build" / "test_book_build.log").write_text(log)
+    print(f"\njupyter-book build took {time.perf_counter() - t0:.1f} s")
+    assert proc.returncode == 0, f"jupyter-book build failed (exit {proc.returncode}):\n{log[-8000:]}"
+    return HTML, log
+
+
+def test_build_log_is_clean(built_book):
+    _, log = built_book
+    warnings = [line for line in log.splitlines()
+                if "WARNING" in line and not any(b in line for b in BENIGN_LOG_LINES)]
+    assert not warnings, "build log has warnings:\n" + "\n".join(warnings)
+    for bad in ("Executing notebook failed", "Execution Failed", "Traceback (most recent call last)"):
+        assert bad not in log, f"build log contains {bad!r}"
+
+
+def test_every_toc_page_is_built(built_book):
+    html, _ = built_book
+    missing = [p for p in toc_pages() if not (html / f"{p}.html").is_file()]
+    assert not missing, f"pages in _toc.yml without HTML: {missing}"
+    assert (html / "index.html").is_file()
+
+
+def test_status_page_lists_chapter_execution(built_book):
+    html, _ = built_book
+    text = (html / "book" / "status.html").read_text()
+    assert CHAPTER in text, "the {nb-exec-table} does not list chapter 1"
+    assert "torch" in text and "jupyter-book" in text
+
+
+def test_references_page_renders_bibliography(built_book):
+    html, _ = built_book
+    text = (html / "book" / "references.html").read_text()
+    assert "When does label smoothing help?" in text
+    assert "Müller" in text
+
+
+# ---------------------------------------------------------------- the browser
+@pytest.fixture(scope="session")
+def server(built_book):
+    """Serve ``_build/html`` on 127.0.0.1 (random free port) in a thread; yields the base URL."""
+    html, _ = built_book
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(html)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (install it: apt-get install -y chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(f"browser tests need Chromium: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class PageProbe:
+    """A page whose external requests are blocked and whose errors are recorded."""
+
+    def __init__(self, browser):
+        self.page = browser.new_page()
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.page.route("**/*", self._route)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        self.page.on("console", self._console)
+
+    def _route(self, route):
+        url = route.request.url
+        if urlparse(url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    def _console(self, msg):
+        if msg.type != "error":
+            return
+        where = (msg.location or {}).get("url", "")
+        # The only tolerated errors: the browser reporting that a blocked external URL did not load.
+        if "ERR_BLOCKED_BY_CLIENT" in msg.text or (where and where in self.blocked):
+            return
+        self.errors.append(f"console: {msg.text} ({where})")
+
+    def open(self, url: str):
+        response = self.page.goto(url, wait_until="load")
+        self.page.wait_for_timeout(300)  # let deferred scripts run and report
+        return response
+
+    def images(self) -> list[dict]:
+        """All <img> on the page after forcing lazy ones to load: src, naturalWidth."""
+        self.page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+        self.page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        self.page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15000)
+        return self.page.evaluate(
+            "Array.from(document.images).map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth}))")
+
+    def close(self):
+        self.page.close()
+
+
+@pytest.fixture
+def probe(browser):
+    p = PageProbe(browser)
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_loads_without_errors(server, probe, page):
+    response = probe.open(f"{server}/{page}.html")
+    assert response is not None and response.status == 200, f"{page}: HTTP {response and response.status}"
+    images = probe.images()
+    broken = [i["src"][:120] for i in images if i["width"] == 0]
+    assert not broken, f"{page}: images that did not render: {broken}"
+    assert not probe.errors, f"{page}: errors in the browser:\n" + "\n".join(probe.errors)
+
+
+def test_index_redirects_to_preface(server, probe):
+    response = probe.open(f"{server}/index.html")
+    assert response.status == 200
+    probe.page.wait_for_url(re.compile(r".*/book/intro\.html$"), timeout=10000)
+    assert not probe.errors, "\n".join(probe.errors)
+
+
+def test_chapter_has_figures(server, probe):
+    probe.open(f"{server}/{CHAPTER}.html")
+    images = probe.images()
+    assert len(images) >= 2, f"expected figures on the chapter page, found {len(images)} images"
+    assert all(i["width"] > 0 for i in images)
+
+
+def test_chapter_static_slider_changes_frame(server, probe):
+    probe.open(f"{server}/{CHAPTER}.html")
+    slider = probe.page.locator(".ls-slider").first
+    assert slider.count() == 1, "no precomputed slider (.ls-slider) on the chapter page"
+    frame = slider.locator("img.ls-frame")
+    before = frame.get_attribute("src")
+    assert before and before.startswith("data:image/png")
+    range_input = slider.locator("input[type=range]").first
+    current = range_input.evaluate("el => el.value")
+    range_input.evaluate(
+        "el => { el.value = (el.value === el.max) ? el.min : el.max;"
+        " el.dispatchEvent(new Event('input', {bubbles: true})); }")
+    assert range_input.evaluate("el => el.value") != current
+    after = frame.get_attribute("src")
+    assert after and after != before, "moving the slider did not change the frame"
+    assert probe.page.evaluate(
+        "() => Array.from(document.querySelectorAll('.ls-slider img.ls-frame')).every(i => i.naturalWidth > 0)")
+    assert not probe.errors, "\n".join(probe.errors)
+
+
+def test_chapter_colab_link(server, probe):
+    probe.open(f"{server}/{CHAPTER}.html")
+    hrefs = probe.page.eval_on_selector_all(
+        "a[href*='colab.research.google.com']", "els => els.map(e => e.getAttribute('href'))")
+    assert hrefs, "no Colab launch link on the chapter page"
+    assert set(hrefs) == {COLAB_URL}, f"Colab links: {sorted(set(hrefs))}"
+
+
+def test_chapter_has_math(server, probe):
+    response = probe.open(f"{server}/{CHAPTER}.html")
+    source = response.text()
+    assert 'class="math' in source, "no math spans in the chapter"
+    assert "\\(" in source or "\\[" in source, "no TeX delimiters in the chapter source"
+    assert probe.page.locator(".math").count() > 0

@@ -1,0 +1,165 @@
+"""lsmooth_lib.plots: the figure style and the static (kernel-free) and live sliders."""
+import base64
+import math
+import json
+import re
+import struct
+
+import matplotlib
+import numpy as np
+import matplotlib.pyplot as plt
+import pytest
+
+from lsmooth_lib import plots as P
+
+ALPHAS, KS = [0.0, 0.1], [2, 10, 100]
+
+
+@pytest.fixture
+def restore_rc():
+    with matplotlib.rc_context():
+        yield
+
+
+def _png_size(data_uri: str):
+    raw = base64.b64decode(data_uri.split(",", 1)[1])
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", raw[16:24])  # IHDR width, height
+
+
+def test_use_style_sets_a_white_background(restore_rc):
+    matplotlib.rcParams["figure.facecolor"] = "black"
+    matplotlib.rcParams["axes.facecolor"] = "black"
+    P.use_style()
+    assert matplotlib.rcParams["figure.facecolor"] == "white"
+    assert matplotlib.rcParams["savefig.facecolor"] == "white"
+    fig = plt.figure()
+    try:
+        assert matplotlib.colors.to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+        assert matplotlib.colors.to_rgba(fig.add_subplot().get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+    finally:
+        plt.close(fig)
+    assert matplotlib.rcParams["axes.grid"] is True
+
+
+def _recording_draw(calls):
+    def draw(fig, alpha, K):
+        calls.append((alpha, K))
+        # the frame's pixel size encodes its parameters, so the test can tell frames apart
+        fig.set_size_inches(1 + ALPHAS.index(alpha), 1 + KS.index(K))
+        ax = fig.subplots()
+        ax.plot([0, 1], [0, alpha])
+        ax.set_title(f"alpha={alpha}, K={K}")
+    return draw
+
+
+def test_static_sliders(restore_rc):
+    calls = []
+    out = P.static_sliders(_recording_draw(calls), dpi=50, initial={"alpha": 0.1, "K": 10}, alpha=ALPHAS, K=KS)
+    html = out.data
+    assert sorted(calls) == sorted((a, k) for a in ALPHAS for k in KS) and len(calls) == 6
+    # two range inputs, one per parameter, with the right ranges and initial positions
+    inputs = re.findall(r"<input [^>]*>", html)
+    assert len(inputs) == 2 and all('type="range"' in i for i in inputs)
+    assert 'data-param="alpha"' in inputs[0] and 'max="1"' in inputs[0] and 'value="1"' in inputs[0]
+    assert 'data-param="K"' in inputs[1] and 'max="2"' in inputs[1] and 'value="1"' in inputs[1]
+    assert re.findall(r'<span class="ls-value">([^<]*)</span>', html) == ["0.1", "10"]
+    # six embedded PNG frames, keyed by the slider positions
+    frames = json.loads(re.search(r"var frames = (\{.*?\});", html).group(1))
+    assert sorted(frames) == sorted(f"{i}_{j}" for i in range(2) for j in range(3))
+    assert len(set(frames.values())) == 6
+    for key, uri in frames.items():
+        i, j = map(int, key.split("_"))
+        assert uri.startswith("data:image/png;base64,")
+        assert _png_size(uri) == (50 * (1 + i), 50 * (1 + j)), f"frame {key} shows the wrong parameters"
+    # the image shown first is the initial frame; labels for the value readouts
+    assert re.search(r'<img class="ls-frame"[^>]*src="([^"]+)"', html).group(1) == frames["1_1"]
+    assert json.loads(re.search(r"var labels = (\{.*?\});", html).group(1)) == {
+        "alpha": ["0", "0.1"], "K": ["2", "10", "100"]}
+    assert html.count("data:image/png;base64,") == 7  # six frames plus the initial <img>
+
+
+def test_static_sliders_default_start_and_unique_ids(restore_rc):
+    a = P.static_sliders(lambda fig, x: fig.subplots().plot([0, x]), dpi=20, x=[1, 2, 3]).data
+    b = P.static_sliders(lambda fig, x: fig.subplots().plot([0, x]), dpi=20, x=[1, 2, 3]).data
+    assert 'value="0"' in a and '<span class="ls-value">1</span>' in a
+    ids = [re.search(r'id="(ls-[0-9a-f]+)"', h).group(1) for h in (a, b)]
+    assert ids[0] != ids[1], "two sliders on one page need distinct ids"
+    assert f'document.getElementById("{ids[0]}")' in a
+
+
+def test_static_sliders_needs_a_grid():
+    with pytest.raises(ValueError, match="at least one parameter grid"):
+        P.static_sliders(lambda fig: None)
+
+
+def test_live_sliders(restore_rc):
+    import ipywidgets as widgets
+    import traitlets
+
+    calls = []
+
+    def draw(fig, alpha, K):
+        calls.append((alpha, K))
+        fig.add_subplot().plot([0, 1], [0, alpha])
+
+    n_before = len(plt.get_fignums())
+    w = P.live_sliders(draw, alpha=ALPHAS, K=KS)
+    try:
+        assert isinstance(w, widgets.interactive)
+        sliders = [c for c in w.children if isinstance(c, widgets.SelectionSlider)]
+        assert [s.description for s in sliders] == ["alpha", "K"]
+        assert list(sliders[0]._options_values) == ALPHAS and list(sliders[1]._options_values) == KS
+        assert list(sliders[1]._options_labels) == ["2", "10", "100"]
+        assert sliders[0].value == 0.0 and sliders[1].value == 2
+        assert calls == [(0.0, 2)], "the figure is drawn once for the initial values"
+        sliders[1].value = 100
+        assert calls[-1] == (0.0, 100)
+        sliders[0].value = 0.1
+        assert calls[-1] == (0.1, 100)
+        with pytest.raises(traitlets.TraitError):
+            sliders[1].value = 50  # only the given values exist; nothing is interpolated
+    finally:
+        for num in plt.get_fignums()[n_before:]:
+            plt.close(num)
+
+
+# ---------------------------------------------------------------- chapter 1 figures
+def test_draw_smoothing(restore_rc):
+    import torch
+    from matplotlib.figure import Figure
+    from lsmooth_lib import losses as L
+
+    fig = P.draw_smoothing(Figure(), alpha=0.1, K=10)
+    ax1, ax2 = fig.axes
+    heights = [[r.get_height() for r in c] for c in ax1.containers]
+    assert heights[0] == pytest.approx(L.smooth_targets(torch.tensor([0]), 10, 0.1, "uniform")[0].tolist())
+    assert heights[1] == pytest.approx(L.smooth_targets(torch.tensor([0]), 10, 0.1, "others")[0].tolist())
+    lines = ax2.get_lines()
+    dots = [ln for ln in lines if ln.get_marker() == "o"]
+    assert len(dots) == 1
+    assert dots[0].get_xdata()[0] == pytest.approx(L.optimal_logit_gap(10, 0.1))
+    assert dots[0].get_ydata()[0] == pytest.approx(L.minimum_loss(10, 0.1))
+    hard = lines[0]  # hard-target loss along the gap: log(1 + (K - 1) e^-g)
+    x, y = hard.get_xdata(), hard.get_ydata()
+    assert y[0] == pytest.approx(math.log(10)) and y[-1] == pytest.approx(math.log(1 + 9 * math.exp(-x[-1])))
+    # hard targets: one curve, no optimum; many classes: only the first 10 bars
+    fig0 = P.draw_smoothing(Figure(), alpha=0.0, K=100)
+    assert not [ln for ln in fig0.axes[1].get_lines() if ln.get_marker() == "o"]
+    assert all(len(c) == 10 for c in fig0.axes[0].containers)
+
+
+def test_draw_penalties(restore_rc):
+    from matplotlib.figure import Figure
+
+    fig = P.draw_penalties(Figure(), K=10, max_gap=30)
+    ls, cp = fig.axes[0].get_lines()[:2]
+    assert ls.get_ydata()[0] == pytest.approx(0) and cp.get_ydata()[0] == pytest.approx(0)
+    assert cp.get_ydata()[-1] == pytest.approx(math.log(10), abs=1e-6)  # KL(p || u) saturates at log K
+    assert ls.get_ydata()[-1] > 20  # KL(u || p) grows without bound
+    assert (np.diff(ls.get_ydata()) > 0).all() and (np.diff(cp.get_ydata()) >= -1e-12).all()
+
+
+def test_chapter_figures_in_static_sliders(restore_rc):
+    html = P.static_sliders(P.draw_smoothing, dpi=30, alpha=[0.0, 0.1], K=[10]).data
+    assert html.count("data:image/png;base64,") == 3
