@@ -128,10 +128,10 @@ def draw_smoothing(fig: Figure, alpha: float = 0.1, K: int = 10, max_gap: float 
     idx = torch.arange(shown)
     for shift, conv, color in ((-0.2, "uniform", COLORS["ls"]), (0.2, "others", COLORS["accent"])):
         t = L.smooth_targets(torch.zeros(1, dtype=torch.long), K, alpha, conv)[0, :shown]
-        ax1.bar(idx + shift, t, width=0.4, color=color,
+        ax1.bar((idx + shift).numpy(), t.numpy(), width=0.4, color=color,
                 label=f"alpha/K" if conv == "uniform" else "alpha/(K-1)")
     ax1.set_ylim(0, 1.05)
-    ax1.set_xticks(idx)
+    ax1.set_xticks(idx.numpy())
     ax1.set_xlabel("class (true class = 0)" + (f", first 10 of {K}" if K > 10 else ""))
     ax1.set_ylabel("target probability")
     p_c, p_i = L.target_probabilities(K, alpha)
