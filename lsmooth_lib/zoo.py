@@ -142,7 +142,7 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
     partial = zoo_dir() / ".partial" / f"{name}.pt"
     if partial.exists():
         partial.unlink()
-    return rec
+    return record(name)  # exactly what later loads see (tuples read back as lists)
 
 
 def load(name: str, train_if_missing: bool = False, device=None):
