@@ -2,7 +2,7 @@
 
     python tests/nbtools.py refresh book/chapters/*.ipynb   # execute, keep outputs of checked cells only
 
-Cells whose source contains ``NBVAL_CHECK_OUTPUT`` keep their (deterministic, text-only) outputs so
+Cells tagged ``nbval-check-output`` (or containing the comment ``NBVAL_CHECK_OUTPUT``) keep their (deterministic, text-only) outputs so
 that ``pytest --nbval-lax`` compares them on every run; every other output is stripped, so the
 notebooks stay small in git and Colab opens them clean.  ``tests/test_notebooks.py`` checks that the
 committed notebooks are in this form.
@@ -16,10 +16,12 @@ from pathlib import Path
 import nbformat
 
 MARK = "NBVAL_CHECK_OUTPUT"
+TAG = "nbval-check-output"
 
 
 def is_checked(cell) -> bool:
-    return cell.cell_type == "code" and MARK in cell.source
+    """Does nbval compare this cell's output? (the tag keeps the marker out of the rendered book)"""
+    return cell.cell_type == "code" and (TAG in cell.metadata.get("tags", []) or MARK in cell.source)
 
 
 def strip(nb) -> None:

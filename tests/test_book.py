@@ -3,7 +3,8 @@
 A session fixture runs ``jupyter-book build . -W -n --keep-going`` from the repository root (the same
 command as ``make book``) into ``_build/html``.  The browser tests serve that folder on 127.0.0.1 and
 drive Debian's Chromium through Playwright.  Every request that leaves 127.0.0.1 is aborted, as on
-the offline test machine (MathJax, require.js and the widget manager come from CDNs at view time);
+the offline test machine (require.js and the widget manager come from CDNs at view time; MathJax is
+served from book/_static);
 failures to load those blocked URLs are the only errors ignored.
 
 The browser tests are skipped only when ``/usr/bin/chromium`` is missing and ``CI`` is unset;
@@ -266,3 +267,8 @@ def test_chapter_has_math(server, probe):
     assert 'class="math' in source, "no math spans in the chapter"
     assert "\\(" in source or "\\[" in source, "no TeX delimiters in the chapter source"
     assert probe.page.locator(".math").count() > 0
+    # MathJax is served by the book itself (book/_static/mathjax), so it typesets even offline.
+    assert not [u for u in probe.blocked if "mathjax" in u.lower()], "MathJax was requested from outside the book"
+    probe.page.wait_for_selector("mjx-container", state="attached", timeout=20000)
+    assert probe.page.locator("mjx-container").count() >= 20, "MathJax did not typeset the chapter's math"
+    assert not probe.errors, "\n".join(probe.errors)
