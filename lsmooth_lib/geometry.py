@@ -7,6 +7,8 @@ coordinates measured from the first template.  Distances within the plane are tr
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 
@@ -61,3 +63,49 @@ def equidistance(coords: torch.Tensor, labels: torch.Tensor, template_coords: to
     d = torch.cdist(coords, torch.as_tensor(template_coords, dtype=torch.float64))   # N x 3
     wrong = torch.stack([d[i][torch.arange(3) != labels[i]] for i in range(len(labels))])
     return float(((wrong[:, 0] - wrong[:, 1]).abs() / wrong.sum(1)).mean())
+
+
+# ---------------------------------------------------------------- projections of a trained model
+@dataclass
+class Projection:
+    """Penultimate activations of examples of three classes, projected onto their template plane (chapter 2).
+
+    ``coords`` ``(N, 2)`` and ``template_coords`` ``(3, 2)`` share one basis (origin: the first class's
+    template); ``labels`` are 0, 1, 2 in the order of ``classes``.
+    """
+    classes: tuple
+    split: str
+    coords: torch.Tensor
+    labels: torch.Tensor
+    template_coords: torch.Tensor
+
+    @property
+    def tightness(self) -> float:
+        """See :func:`tightness`."""
+        return tightness(self.coords, self.labels, self.template_coords)
+
+    @property
+    def equidistance(self) -> float:
+        """See :func:`equidistance`."""
+        return equidistance(self.coords, self.labels, self.template_coords)
+
+
+def project_classes(model, split, classes, n: int = 100) -> Projection:
+    """Project the first ``n`` examples of each of three ``classes`` of ``split`` onto the plane through
+    ``model``'s templates of those classes (the paper's Figure 1; chapter 2).
+
+    ``classes`` are names (or indices) of the model's dataset; the same basis serves every split, so a
+    model's train and validation panels are directly comparable.
+    """
+    from .train import predict
+
+    if len(classes) != 3 or len(set(classes)) != 3:
+        raise ValueError(f"the projection needs three different classes; got {list(classes)}")
+    idx = [split.class_index(c) if isinstance(c, str) else int(c) for c in classes]
+    sub = split.per_class(idx, n)
+    feats = predict(model, sub, features=True)
+    with torch.no_grad():
+        templates = model.templates.detach().cpu().double()[idx]
+    labels = torch.cat([torch.full((int((sub.labels == k).sum()),), i) for i, k in enumerate(idx)])
+    return Projection(tuple(split.classes[k] for k in idx), split.split, project(augment(feats), templates),
+                      labels, project(templates, templates))

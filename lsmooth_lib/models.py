@@ -95,12 +95,17 @@ class CifarResNet(Classifier):
     """Pre-activation CIFAR ResNet: 3x3 stem, three stages of ``(depth - 2) / 6`` blocks.
 
     ``resnet56`` (the paper's, tensor2tensor widths 32/64/128, penultimate 128-d) and
-    ``resnet20`` (16/32/64, the CPU-budget substitute) are built from this class.
+    ``resnet20`` (16/32/64, the CPU-budget substitute) are built from this class.  ``input_size``
+    is the side of the centre crop the data pipeline feeds it (the CPU preset uses 24, as the AlexNet does).
     """
     input_size = 32
 
-    def __init__(self, num_classes: int = 10, depth: int = 56, widths=(32, 64, 128), stem: int = 16):
+    def __init__(self, num_classes: int = 10, depth: int = 56, widths=(32, 64, 128), stem: int = 16,
+                 input_size: int = 32):
         super().__init__()
+        if not 8 <= input_size <= 32:
+            raise ValueError(f"input_size must be between 8 and 32 pixels; got {input_size}")
+        self.input_size = input_size
         if depth < 8 or (depth - 2) % 6:  # n >= 1 block per stage
             raise ValueError(f"CIFAR ResNet depth must be 6n + 2 (20, 56, 110, ...); got {depth}")
         n = (depth - 2) // 6

@@ -185,3 +185,105 @@ def draw_penalties(fig: Figure, K: int = 10, max_gap: float = 15.0) -> Figure:
     ax.set_title(f"Two ways to pull a prediction towards uniform (K = {K})")
     ax.legend(loc="upper left")
     return fig
+
+
+# ---------------------------------------------------------------- chapter 2 figures
+# The three classes of a projection (not hard/LS: both kinds of model are drawn with these).
+TRIPLE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
+
+
+def _projection_panel(ax, proj, title: str | None = None, legend: bool = True) -> None:
+    tc = proj.template_coords.numpy()
+    for i, name in enumerate(proj.classes):
+        pts = proj.coords[proj.labels == i].numpy()
+        ax.scatter(pts[:, 0], pts[:, 1], s=7, alpha=0.6, color=TRIPLE_COLORS[i], label=name, linewidths=0)
+    ax.plot(tc[[0, 1, 2, 0], 0], tc[[0, 1, 2, 0], 1], color="black", lw=0.8, ls=":")
+    ax.scatter(tc[:, 0], tc[:, 1], marker="X", s=70, c=list(TRIPLE_COLORS), edgecolors="black", linewidths=0.8,
+               zorder=5)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.tick_params(labelsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if legend:
+        ax.legend(loc="best", fontsize=7, markerscale=2, handletextpad=0.2)
+
+
+def draw_projections(fig: Figure, projections, titles=None, suptitle: str | None = None) -> Figure:
+    """Chapter 2 (Figure 1): one panel per :class:`~lsmooth_lib.geometry.Projection`, side by side.
+
+    Dots are examples, crosses the class templates (dotted triangle).  Each panel keeps its own axis
+    scale, as in the paper: the scale difference between hard targets and smoothing is part of the result.
+    """
+    use_style()
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, len(projections), squeeze=False)[0]
+    for i, (ax, proj) in enumerate(zip(axes, projections)):
+        _projection_panel(ax, proj, titles[i] if titles else None, legend=(i == 0))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    return fig
+
+
+def draw_projection_choice(fig: Figure, table: dict, alpha: float, classes: str, split: str) -> Figure:
+    """Chapter 2's slider figure: the projection stored in ``table[(alpha, classes, split)]``, with its
+    tightness and equidistance in the title (``table`` is precomputed, so sliders need no kernel)."""
+    proj = table[(alpha, classes, split)]
+    draw_projections(fig, [proj])
+    fig.axes[0].set_title(f"alpha = {alpha:g}, {split}: tightness {proj.tightness:.2f}, "
+                          f"equidistance {proj.equidistance:.3f}", fontsize=10)
+    return fig
+
+
+def draw_measures(fig: Figure, alphas, measures: dict, title: str | None = None) -> Figure:
+    """Chapter 2: tightness and equidistance of the projected clusters against alpha.
+
+    ``measures[(split, "tightness" | "equidistance")]`` is a list aligned with ``alphas``.
+    """
+    use_style()
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, 2)
+    styles = {"train": dict(marker="o", ls="-"), "val": dict(marker="s", ls="--")}
+    for ax, what, label in zip(axes, ("tightness", "equidistance"),
+                               ("tightness: spread / template spacing", "equidistance: |d1 - d2| / (d1 + d2)")):
+        for split, st in styles.items():
+            if (split, what) in measures:
+                ax.plot(alphas, measures[(split, what)], color=COLORS["ls"] if split == "train" else COLORS["hard"],
+                        label="validation" if split == "val" else split, **st)
+        ax.set_xlabel("label smoothing alpha")
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+        ax.legend()
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def explore_projections(models: dict, splits: dict, classes=None, figsize=(5.5, 4.5)):
+    """Chapter 2, live (Jupyter/Colab): the projection of any three classes of any trained alpha.
+
+    ``models`` maps alpha -> trained model, ``splits`` maps "train"/"val" -> a data split.  Three drop-downs
+    choose the classes (all classes of the dataset), a slider alpha (the trained values only), buttons the split.
+    """
+    import ipywidgets as widgets
+    from . import geometry
+
+    names = list(next(iter(splits.values())).classes)
+    classes = list(classes or names[:3])
+
+    def show(alpha, first, second, third, split):
+        chosen = [first, second, third]
+        fig = plt.figure(figsize=figsize)
+        if len(set(chosen)) < 3:
+            print("Choose three different classes.")
+            plt.close(fig)
+            return
+        proj = geometry.project_classes(models[alpha], splits[split], chosen)
+        draw_projection_choice(fig, {(alpha, "", split): proj}, alpha, "", split)
+        plt.show()
+
+    drop = [widgets.Dropdown(options=names, value=c, description=d, layout=widgets.Layout(width="15em"))
+            for c, d in zip(classes, ("class 1", "class 2", "class 3"))]
+    alpha = widgets.SelectionSlider(options=[(_fmt(a), a) for a in models], description="alpha",
+                                    continuous_update=False)
+    split = widgets.ToggleButtons(options=list(splits), description="split")
+    return widgets.interactive(show, alpha=alpha, first=drop[0], second=drop[1], third=drop[2], split=split)

@@ -42,6 +42,16 @@ def _alexnet_cpu(alpha: float, seed: int) -> dict:
                 preset="cpu", description="TF-tutorial AlexNet (no LRN), 24x24 centre crops, no augmentation")
 
 
+def _resnet20_cpu(dataset: str, alpha: float, seed: int) -> dict:
+    # CPU-budget preset for the CIFAR ResNet: ResNet-20 (16/32/64) on 24x24 centre crops (half the
+    # arithmetic of 32x32, the AlexNet's input pipeline), no augmentation, 11 epochs: ~25 minutes on
+    # one core of the 2-core machine.  The paper's ResNet-56 for ~205 epochs is the GPU preset's business.
+    return dict(dataset=dataset, model="resnet20", model_kwargs={"input_size": 24}, alpha=alpha, epochs=11,
+                batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4, schedule="cosine",
+                augment=None, seed=seed, preset="cpu",
+                description="pre-activation ResNet-20 (16/32/64), 24x24 centre crops, no augmentation")
+
+
 def _smoke(dataset: str, model: str, **extra) -> dict:
     return dict(dataset=dataset, model=model, alpha=0.1, epochs=1, batch_size=64, lr=0.05, limit=256,
                 preset="smoke", description="seconds-long smoke test of the pipeline (never committed)", **extra)
@@ -57,6 +67,10 @@ for _a in (0.0, 0.05, 0.1, 0.15, 0.3, 0.45, 0.6, 0.75):
 for _a in (0.0, 0.1):
     for _s in (1, 2):
         CONFIGS[f"cpu-alexnet-cifar10-a{_a:g}-s{_s}"] = _alexnet_cpu(_a, _s)
+for _a in (0.0, 0.05, 0.1, 0.2):
+    CONFIGS[f"cpu-resnet20-cifar100-a{_a:g}-s0"] = _resnet20_cpu("cifar100", _a, 0)
+for _a in (0.0, 0.1, 0.3, 0.6):  # the distillation teachers of chapter 5
+    CONFIGS[f"cpu-resnet20-cifar10-a{_a:g}-s0"] = _resnet20_cpu("cifar10", _a, 0)
 
 
 # ---------------------------------------------------------------- paths and lookup

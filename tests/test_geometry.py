@@ -58,3 +58,43 @@ def test_tightness_and_equidistance():
     assert 0.0 < G.tightness(noisy, labels, tc) < G.tightness(centred + 0.6 * torch.randn(60, 2, dtype=torch.float64), labels, tc)
     shifted = centred + torch.tensor([0.5, 0.0], dtype=torch.float64)   # towards one wrong template
     assert G.equidistance(shifted, labels, tc) > 0.05
+
+
+# ---------------------------------------------------------------- project_classes on a model
+from lsmooth_lib import data as D  # noqa: E402
+from lsmooth_lib.models import build_model  # noqa: E402
+
+
+def _toy_split(n_per_class=7, K=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n_per_class * K, 3, 24, 24), generator=g, dtype=torch.uint8)
+    labels = torch.arange(K).repeat(n_per_class)
+    return D.Split("cifar10", "val", images, labels, [f"c{k}" for k in range(K)])
+
+
+def test_project_classes_shows_the_models_logit_differences():
+    """Pythagoras: squared in-plane distances differ by exactly what the three logits differ by."""
+    torch.manual_seed(0)
+    model = build_model("alexnet", 5).eval()
+    split = _toy_split()
+    proj = G.project_classes(model, split, ["c3", "c0", "c4"], n=4)
+    assert proj.classes == ("c3", "c0", "c4") and proj.split == "val"
+    assert proj.coords.shape == (12, 2) and proj.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    sub = split.per_class([3, 0, 4], 4)
+    with torch.no_grad():
+        logits = model(D.normalize(sub.images, "cifar10")).double()[:, [3, 0, 4]]
+        norms = (model.templates.double()[[3, 0, 4]] ** 2).sum(1)
+    rebuilt = -0.5 * torch.cdist(proj.coords, proj.template_coords) ** 2 + 0.5 * norms
+    assert torch.allclose(rebuilt - rebuilt[:, :1], logits - logits[:, :1], atol=1e-4)
+    assert proj.tightness > 0 and 0 <= proj.equidistance <= 1
+
+
+def test_project_classes_rejects_bad_class_choices():
+    model = build_model("alexnet", 5).eval()
+    split = _toy_split()
+    with pytest.raises(ValueError, match="three different classes"):
+        G.project_classes(model, split, ["c1", "c1", "c2"])
+    with pytest.raises(ValueError, match="three different classes"):
+        G.project_classes(model, split, ["c1", "c2"])
+    with pytest.raises(ValueError, match="unknown class 'c9'"):
+        G.project_classes(model, split, ["c1", "c2", "c9"])

@@ -163,3 +163,42 @@ def test_draw_penalties(restore_rc):
 def test_chapter_figures_in_static_sliders(restore_rc):
     html = P.static_sliders(P.draw_smoothing, dpi=30, alpha=[0.0, 0.1], K=[10]).data
     assert html.count("data:image/png;base64,") == 3
+
+
+# ---------------------------------------------------------------- chapter 2 figures
+def _projection(scale=1.0):
+    import torch
+    from lsmooth_lib.geometry import Projection
+    g = torch.Generator().manual_seed(0)
+    tc = torch.tensor([[0.0, 0.0], [2.0, 0.0], [1.0, 1.7]], dtype=torch.float64) * scale
+    labels = torch.arange(3).repeat_interleave(10)
+    coords = tc[labels] + 0.1 * scale * torch.randn(30, 2, generator=g, dtype=torch.float64)
+    return Projection(("a", "b", "c"), "train", coords, labels, tc)
+
+
+def test_draw_projections_keeps_each_panels_scale(restore_rc):
+    from matplotlib.figure import Figure
+    fig = P.draw_projections(Figure(), [_projection(1.0), _projection(20.0)], ["small", "large"])
+    small, large = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == ["small", "large"]
+    assert len(small.collections) == 4            # three classes + the templates
+    assert large.get_xlim()[1] > 10 * small.get_xlim()[1]   # not normalised
+    assert matplotlib.colors.to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_projection_slider_frames_differ_per_choice(restore_rc):
+    from functools import partial
+    table = {(a, "a, b, c", s): _projection(10 ** -a) for a in (0.0, 1.0) for s in ("train", "val")}
+    html = P.static_sliders(partial(P.draw_projection_choice, table=table), alpha=[0.0, 1.0],
+                            classes=["a, b, c"], split=["train", "val"]).data
+    frames = json.loads(re.search(r"var frames = (\{.*?\});", html).group(1))
+    assert len(frames) == 4 and len(set(frames.values())) == 4
+
+
+def test_draw_measures_plots_train_and_validation(restore_rc):
+    from matplotlib.figure import Figure
+    m = {("train", "tightness"): [1.0, 0.2], ("val", "tightness"): [1.2, 0.4],
+         ("train", "equidistance"): [0.05, 0.03], ("val", "equidistance"): [0.07, 0.06]}
+    fig = P.draw_measures(Figure(), [0.0, 0.1], m)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    assert list(fig.axes[0].lines[0].get_ydata()) == [1.0, 0.2]
