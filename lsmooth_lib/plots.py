@@ -287,3 +287,141 @@ def explore_projections(models: dict, splits: dict, classes=None, figsize=(5.5, 
                                     continuous_update=False)
     split = widgets.ToggleButtons(options=list(splits), description="split")
     return widgets.interactive(show, alpha=alpha, first=drop[0], second=drop[1], third=drop[2], split=split)
+
+
+# ---------------------------------------------------------------- chapter 3 figures
+def _reliability_frame(ax, n_bins: int | None = None) -> None:
+    ax.plot([0, 1], [0, 1], ls="--", color="black", lw=0.8, label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("confidence" + (f" ({n_bins} bins)" if n_bins else ""))
+    ax.set_ylabel("accuracy")
+
+
+def draw_reliability_curves(fig: Figure, curves, n_bins: int = 15, title: str | None = None,
+                            min_count: int = 1) -> Figure:
+    """Chapter 3 (the paper's Figure 2): accuracy against mean confidence in each of ``n_bins`` equal-width
+    bins, one line per entry of ``curves``; the dashed diagonal is perfect calibration.
+
+    ``curves`` is a list of dicts with ``logits``, ``labels`` and ``label``, optionally ``temperature``
+    (default 1) and line-style keys (``color``, ``marker``, ``ls``).  Bins with fewer than ``min_count``
+    examples are left out of the line (a bin of one example plots at accuracy 0 or 1); the legend gives each
+    curve's ECE, which counts every bin.
+    """
+    from . import calibration as C
+
+    use_style()
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    _reliability_frame(ax, n_bins)
+    for c in curves:
+        t = c.get("temperature", 1.0)
+        b = C.reliability_bins(c["logits"], c["labels"], n_bins, t)
+        keep = b["count"] >= max(min_count, 1)
+        style = {k: c[k] for k in ("color", "marker", "ls", "lw", "markersize") if k in c}
+        err = C.ece(c["logits"], c["labels"], n_bins, t)
+        ax.plot(b["conf"][keep].numpy(), b["acc"][keep].numpy(), label=f"{c['label']} (ECE {err:.3f})", **style)
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def draw_calibration_explorer(fig: Figure, alpha: float, T: float, data: dict, n_bins: int = 15) -> Figure:
+    """Chapter 3's slider figure: the reliability diagram of the model trained with ``alpha``, its logits
+    divided by ``T``, and the histogram of its confidences, with ECE, NLL and accuracy in the title.
+
+    ``data[alpha]`` is a dict with precomputed test ``logits`` and ``labels`` (and optionally ``T_fit``, the
+    temperature fitted on the validation split), so the figure needs no model and no kernel-side state:
+    bind ``data`` with ``functools.partial`` and hand the result to :func:`static_sliders` or :func:`live_sliders`.
+    """
+    import numpy as np
+    import torch
+    from . import calibration as C
+
+    d = data[alpha]
+    z, y = d["logits"], d["labels"]
+    b = C.reliability_bins(z, y, n_bins, T)
+    conf, pred = C.confidences(z, T)
+    acc = float((pred == torch.as_tensor(y)).double().mean())
+    err, loss = C.ece(z, y, n_bins, T), C.nll(z, y, T)
+    centers = ((b["edges"][:-1] + b["edges"][1:]) / 2).numpy()
+    width = 1.0 / n_bins
+    filled = (b["count"] > 0).numpy()
+
+    use_style()
+    fig.set_layout_engine("none")  # a fixed layout: this figure is rendered once per slider position
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw=dict(left=0.07, right=0.98, bottom=0.14, top=0.84, wspace=0.25))
+    _reliability_frame(ax1)
+    accs = b["acc"].nan_to_num(0.0).numpy()
+    confs = b["conf"].nan_to_num(0.0).numpy()
+    ax1.bar(centers[filled], accs[filled], width=width, color=COLORS["hard"], edgecolor="white", label="accuracy in bin")
+    low, gap = np.minimum(accs, confs), np.abs(confs - accs)
+    ax1.bar(centers[filled], gap[filled], bottom=low[filled], width=width, facecolor="none", edgecolor=COLORS["ls"],
+            hatch="///", lw=0.8, label="gap to mean confidence")
+    ax1.set_title("reliability: accuracy (bars), gap (hatched)", fontsize=10)
+
+    frac = (b["count"] / b["count"].sum()).numpy()
+    ax2.bar(centers, frac, width=width, color=COLORS["neutral"], edgecolor="white")
+    ax2.axvline(float(conf.mean()), color=COLORS["ls"], ls="--", label=f"mean confidence {float(conf.mean()):.1%}")
+    ax2.axvline(acc, color=COLORS["hard"], label=f"accuracy {acc:.1%}")
+    ax2.set_xlim(0, 1)
+    ax2.set_ylim(0, 1)
+    ax2.set_xlabel("confidence")
+    ax2.set_ylabel("fraction of test examples")
+    ax2.legend(loc="upper left", fontsize=8)
+    ax2.set_title("where the confidences lie")
+    fitted = f", fitted T = {d['T_fit']:.2f}" if "T_fit" in d else ""
+    fig.suptitle(f"alpha = {alpha:g}, T = {T:g}{fitted}:  ECE {err:.3f}, NLL {loss:.3f}", fontsize=11)
+    return fig
+
+
+def draw_calibration_sweep(fig: Figure, sweeps: dict, title: str | None = None) -> Figure:
+    """Chapter 3: calibration against the smoothing factor, one row of four panels per entry of ``sweeps``.
+
+    ``sweeps[row_label]`` is a list of :func:`~lsmooth_lib.calibration.calibration_report` dicts, each with an
+    extra key ``alpha``.  Panels: ECE as trained (T = 1) and after temperature scaling; the fitted T (below 1:
+    the model was under-confident); NLL as trained and after scaling; accuracy (which scaling never changes).
+    """
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    use_style()
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(len(sweeps), 4, squeeze=False)
+    raw = dict(color=COLORS["ls"], marker="o", label="as trained (T = 1)")
+    ts = dict(color=COLORS["neutral"], marker="x", ls="--", label="after temperature scaling")
+    for i, (row, (label, reports)) in enumerate(zip(axes, sweeps.items())):
+        rs = sorted(reports, key=lambda r: r["alpha"])
+        a = [r["alpha"] for r in rs]
+        row[0].plot(a, [r["ece"] for r in rs], **raw)
+        row[0].plot(a, [r["ece_ts"] for r in rs], **ts)
+        row[0].set_ylabel(f"{label}\nECE (15 bins)")
+        row[0].set_ylim(bottom=0)
+        if i == 0:
+            fig.legend(*row[0].get_legend_handles_labels(), loc="outside upper center", ncols=2, fontsize=9)
+        temps = [r["T"] for r in rs]
+        row[1].plot(a, temps, color=COLORS["ls"], marker="o")
+        row[1].axhline(1.0, color="black", lw=0.8)
+        row[1].set_yscale("log")
+        lo, hi = min(min(temps) / 1.15, 0.8), max(max(temps) * 1.15, 1.25)
+        row[1].set_ylim(lo, hi)
+        row[1].yaxis.set_major_locator(FixedLocator([t for t in (0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8) if lo <= t <= hi]))
+        row[1].yaxis.set_minor_locator(NullLocator())
+        row[1].yaxis.set_major_formatter(ScalarFormatter())
+        row[1].axhspan(lo, 1.0, color=COLORS["hard"], alpha=0.08)
+        row[1].text(0.03, 0.03, "T < 1: under-confident", transform=row[1].transAxes, ha="left", va="bottom", fontsize=8)
+        row[1].text(0.97, 0.97, "T > 1: over-confident", transform=row[1].transAxes, ha="right", va="top", fontsize=8)
+        row[1].set_ylabel("fitted temperature T")
+        row[2].plot(a, [r["nll"] for r in rs], **raw)
+        row[2].plot(a, [r["nll_ts"] for r in rs], **ts)
+        row[2].set_ylabel("test NLL (nats)")
+        accs = [100 * r["acc"] for r in rs]
+        row[3].plot(a, accs, color=COLORS["ls"], marker="o")
+        row[3].set_ylim(min(accs) - 3, max(accs) + 3)  # a fixed margin, so a one-point change does not look large
+        row[3].set_ylabel("test accuracy (%)")
+        for ax in row:
+            ax.set_xlabel("label smoothing alpha")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig

@@ -32,9 +32,7 @@ HTML = ROOT / "_build" / "html"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CHAPTER = "book/chapters/01_label_smoothing"
-COLAB_URL = ("https://colab.research.google.com/github/lsmooth-book/lsmooth/blob/main/"
-             "book/chapters/01_label_smoothing.ipynb")
+COLAB_PREFIX = "https://colab.research.google.com/github/lsmooth-book/lsmooth/blob/main/"
 # ipykernel >= 7 logs this on every kernel start (nbclient uses TCP); it is not a Sphinx warning.
 BENIGN_LOG_LINES = ("Kernel is running over TCP without encryption",)
 
@@ -54,6 +52,9 @@ def toc_pages() -> list[str]:
         walk(part.get("chapters"))
     walk(toc.get("chapters"))
     return pages
+
+
+CHAPTERS = [p for p in toc_pages() if p.startswith("book/chapters/")]
 
 
 def jupyter_book_command() -> list[str]:
@@ -113,7 +114,8 @@ def test_every_toc_page_is_built(built_book):
 def test_status_page_lists_chapter_execution(built_book):
     html, _ = built_book
     text = (html / "book" / "status.html").read_text()
-    assert CHAPTER in text, "the {nb-exec-table} does not list chapter 1"
+    missing = [c for c in CHAPTERS if c not in text]
+    assert not missing, f"the {{nb-exec-table}} does not list {missing}"
     assert "torch" in text and "jupyter-book" in text
 
 
@@ -226,15 +228,17 @@ def test_index_redirects_to_preface(server, probe):
     assert not probe.errors, "\n".join(probe.errors)
 
 
-def test_chapter_has_figures(server, probe):
-    probe.open(f"{server}/{CHAPTER}.html")
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_has_figures(server, probe, chapter):
+    probe.open(f"{server}/{chapter}.html")
     images = probe.images()
     assert len(images) >= 2, f"expected figures on the chapter page, found {len(images)} images"
     assert all(i["width"] > 0 for i in images)
 
 
-def test_chapter_static_slider_changes_frame(server, probe):
-    probe.open(f"{server}/{CHAPTER}.html")
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_static_slider_changes_frame(server, probe, chapter):
+    probe.open(f"{server}/{chapter}.html")
     slider = probe.page.locator(".ls-slider").first
     assert slider.count() == 1, "no precomputed slider (.ls-slider) on the chapter page"
     frame = slider.locator("img.ls-frame")
@@ -253,16 +257,18 @@ def test_chapter_static_slider_changes_frame(server, probe):
     assert not probe.errors, "\n".join(probe.errors)
 
 
-def test_chapter_colab_link(server, probe):
-    probe.open(f"{server}/{CHAPTER}.html")
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_colab_link(server, probe, chapter):
+    probe.open(f"{server}/{chapter}.html")
     hrefs = probe.page.eval_on_selector_all(
         "a[href*='colab.research.google.com']", "els => els.map(e => e.getAttribute('href'))")
     assert hrefs, "no Colab launch link on the chapter page"
-    assert set(hrefs) == {COLAB_URL}, f"Colab links: {sorted(set(hrefs))}"
+    assert set(hrefs) == {f"{COLAB_PREFIX}{chapter}.ipynb"}, f"Colab links: {sorted(set(hrefs))}"
 
 
-def test_chapter_has_math(server, probe):
-    response = probe.open(f"{server}/{CHAPTER}.html")
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_has_math(server, probe, chapter):
+    response = probe.open(f"{server}/{chapter}.html")
     source = response.text()
     assert 'class="math' in source, "no math spans in the chapter"
     assert "\\(" in source or "\\[" in source, "no TeX delimiters in the chapter source"
@@ -270,5 +276,5 @@ def test_chapter_has_math(server, probe):
     # MathJax is served by the book itself (book/_static/mathjax), so it typesets even offline.
     assert not [u for u in probe.blocked if "mathjax" in u.lower()], "MathJax was requested from outside the book"
     probe.page.wait_for_selector("mjx-container", state="attached", timeout=20000)
-    assert probe.page.locator("mjx-container").count() >= 20, "MathJax did not typeset the chapter's math"
+    assert probe.page.locator("mjx-container").count() >= 10, "MathJax did not typeset the chapter's math"
     assert not probe.errors, "\n".join(probe.errors)

@@ -202,3 +202,89 @@ def test_draw_measures_plots_train_and_validation(restore_rc):
     fig = P.draw_measures(Figure(), [0.0, 0.1], m)
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
     assert list(fig.axes[0].lines[0].get_ydata()) == [1.0, 0.2]
+
+
+# ---------------------------------------------------------------- chapter 3 figures
+def _planted_logits(n=4000, k=10, temperature=2.0, seed=0):
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    z = 3 * torch.randn(n, k, generator=g)
+    y = torch.multinomial(torch.softmax(z / temperature, 1), 1, generator=g).squeeze(1)
+    return z, y
+
+
+def test_draw_reliability_curves(restore_rc):
+    from matplotlib.figure import Figure
+    from lsmooth_lib import calibration as C
+
+    z, y = _planted_logits()
+    curves = [dict(logits=z, labels=y, label="as is", color=P.COLORS["hard"]),
+              dict(logits=z, labels=y, temperature=2.0, label="scaled", color=P.COLORS["hard"], marker="x")]
+    fig = P.draw_reliability_curves(Figure(), curves, n_bins=15, title="t")
+    (ax,) = fig.axes
+    diag, raw, scaled = ax.get_lines()
+    assert list(diag.get_xdata()) == [0, 1] and diag.get_linestyle() == "--"
+    b = C.reliability_bins(z, y, 15)
+    keep = b["count"] > 0
+    assert np.allclose(raw.get_xdata(), b["conf"][keep].numpy()) and np.allclose(raw.get_ydata(), b["acc"][keep].numpy())
+    assert scaled.get_marker() == "x" and matplotlib.colors.same_color(scaled.get_color(), P.COLORS["hard"])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[1] == f"as is (ECE {C.ece(z, y):.3f})" and labels[2] == f"scaled (ECE {C.ece(z, y, temperature=2.0):.3f})"
+    assert matplotlib.colors.to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+    # sparse bins can be left out of the lines (not out of the ECE)
+    sparse = P.draw_reliability_curves(Figure(), curves[:1], min_count=100).axes[0].get_lines()[1]
+    assert len(sparse.get_xdata()) == int((b["count"] >= 100).sum()) < int(keep.sum())
+
+
+def test_draw_calibration_explorer_reads_out_the_right_ece(restore_rc):
+    from functools import partial
+    from matplotlib.figure import Figure
+    from lsmooth_lib import calibration as C
+
+    data = {a: dict(zip(("logits", "labels"), _planted_logits(seed=i)), T_fit=2.0) for i, a in enumerate((0.0, 0.1))}
+    fig = P.draw_calibration_explorer(Figure(), alpha=0.1, T=1.5, data=data)
+    assert len(fig.axes) == 2
+    z, y = data[0.1]["logits"], data[0.1]["labels"]
+    title = fig.texts[0].get_text()  # the suptitle
+    assert f"ECE {C.ece(z, y, temperature=1.5):.3f}" in title and f"NLL {C.nll(z, y, 1.5):.3f}" in title
+    assert "fitted T = 2.00" in title
+    rel, hist = fig.axes
+    n_filled = int((C.reliability_bins(z, y, 15, 1.5)["count"] > 0).sum())
+    assert len(rel.patches) == 2 * n_filled   # accuracy bars + gap bars, empty bins left out
+    assert sum(p.get_height() for p in hist.patches) == pytest.approx(1.0)   # fractions of the test set
+    assert matplotlib.colors.to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+    # bound with partial, it drives the precomputed sliders: one distinct frame per (alpha, T)
+    html = P.static_sliders(partial(P.draw_calibration_explorer, data=data), dpi=20, alpha=[0.0, 0.1], T=[1.0, 2.0]).data
+    frames = json.loads(re.search(r"var frames = (\{.*?\});", html).group(1))
+    assert len(frames) == 4 and len(set(frames.values())) == 4
+
+
+def test_draw_calibration_sweep(restore_rc):
+    from matplotlib.figure import Figure
+
+    def row(alpha, T):
+        return dict(alpha=alpha, T=T, acc=0.75, conf=0.7, nll=0.8, nll_ts=0.7, ece=0.1 + alpha, ece_ts=0.02)
+
+    sweeps = {"A": [row(0.1, 0.9), row(0.0, 3.0)], "B": [row(0.0, 2.0), row(0.05, 1.1), row(0.2, 0.7)]}
+    fig = P.draw_calibration_sweep(Figure(), sweeps)
+    assert len(fig.axes) == 8
+    ece_ax, t_ax = fig.axes[0], fig.axes[1]
+    assert list(ece_ax.lines[0].get_xdata()) == [0.0, 0.1]           # sorted by alpha
+    assert list(ece_ax.lines[0].get_ydata()) == pytest.approx([0.1, 0.2])
+    assert list(t_ax.lines[0].get_ydata()) == [3.0, 0.9] and t_ax.get_yscale() == "log"
+    assert fig.axes[4].get_ylabel().startswith("B")
+    assert matplotlib.colors.to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_explore_projections_offers_every_class_and_only_trained_alphas(restore_rc):
+    import torch
+    from lsmooth_lib import data as D
+    from lsmooth_lib.models import build_model
+    split = D.Split("cifar10", "train", torch.zeros(30, 3, 24, 24, dtype=torch.uint8),
+                    torch.arange(10).repeat(3), [f"c{k}" for k in range(10)])
+    models = {0.0: build_model("alexnet", 10).eval(), 0.1: build_model("alexnet", 10).eval()}
+    w = P.explore_projections(models, {"train": split, "val": split}, classes=["c1", "c2", "c3"])
+    controls = {c.description: c for c in w.children if hasattr(c, "options")}
+    assert [v for _, v in controls["alpha"].options] == [0.0, 0.1]
+    assert list(controls["class 1"].options) == split.classes and controls["class 3"].value == "c3"
+    assert list(controls["split"].options) == ["train", "val"]

@@ -36,10 +36,17 @@ def projections():
     return out
 
 
-@pytest.mark.parametrize("row", ROWS)
-def test_smoothing_tightens_the_training_clusters(projections, row):
-    hard, ls = projections[row, "0", "train"], projections[row, "0.1", "train"]
+def test_smoothing_tightens_the_training_clusters_of_a_fitted_network(projections):
+    """AlexNet (fits its training set, like the paper's models): several times tighter with alpha = 0.1."""
+    hard, ls = projections["alexnet-cifar10", "0", "train"], projections["alexnet-cifar10", "0.1", "train"]
     assert ls.tightness < 0.5 * hard.tightness, (hard.tightness, ls.tightness)
+
+
+def test_under_fit_resnet_shows_almost_no_tightening(projections):
+    """Measured, not the paper's claim: the CPU ResNet-20 on CIFAR-100 (~66 % train accuracy) changes by a few
+    per cent only (0.464 -> 0.450 when pinned); chapter 2 says row 2 does not reproduce at this scale."""
+    hard, ls = projections["resnet20-cifar100", "0", "train"], projections["resnet20-cifar100", "0.1", "train"]
+    assert 0.8 * hard.tightness < ls.tightness < hard.tightness, (hard.tightness, ls.tightness)
 
 
 @pytest.mark.parametrize("row", ROWS)
@@ -48,17 +55,15 @@ def test_smoothing_makes_training_examples_more_equidistant(projections, row):
     assert ls.equidistance < hard.equidistance, (hard.equidistance, ls.equidistance)
 
 
-@pytest.mark.parametrize("row", ROWS)
-def test_validation_clusters_are_looser_than_training_clusters(projections, row):
+def test_validation_clusters_are_looser_than_training_clusters(projections):
     for alpha in ("0", "0.1"):
-        assert projections[row, alpha, "val"].tightness > projections[row, alpha, "train"].tightness
+        assert projections["alexnet-cifar10", alpha, "val"].tightness > projections["alexnet-cifar10", alpha, "train"].tightness
 
 
 def test_smoothing_shrinks_the_scale_of_the_picture(projections):
-    """Hard targets: large absolute coordinates (over-confident logits); smoothing: bounded ones."""
-    for row in ROWS:
-        hard, ls = projections[row, "0", "train"], projections[row, "0.1", "train"]
-        assert hard.coords.abs().max() > 2 * ls.coords.abs().max()
+    """Hard targets: large absolute coordinates (over-confident logits); smoothing: bounded ones (AlexNet)."""
+    hard, ls = projections["alexnet-cifar10", "0", "train"], projections["alexnet-cifar10", "0.1", "train"]
+    assert hard.coords.abs().max() > 2 * ls.coords.abs().max()
 
 
 def test_table2_accuracies_are_close():
