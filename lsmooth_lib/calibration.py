@@ -67,3 +67,23 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
     opt.step(closure)
     return float(log_t.detach().exp())
+
+
+def calibration_report(logits_val, labels_val, logits_test, labels_test, n_bins: int = 15) -> dict:
+    """Everything chapter 3's tables show for one model: test accuracy, NLL, ECE and mean confidence as
+    trained (``T = 1``), the temperature ``T`` fitted on the validation split by NLL, and the same test
+    metrics after dividing the logits by ``T`` (chapter 3).
+
+    Keys: ``acc, nll, ece, conf, T, acc_ts, nll_ts, ece_ts, conf_ts``.  ``acc - conf`` is positive for an
+    under-confident model; ``T < 1`` means temperature scaling had to *sharpen* the predictions.
+    """
+    t = fit_temperature(logits_val, labels_val)
+    y = torch.as_tensor(labels_test)
+    out = {"T": t}
+    for suffix, temp in (("", 1.0), ("_ts", t)):
+        conf, pred = confidences(logits_test, temp)
+        out["acc" + suffix] = float((pred == y).double().mean())
+        out["conf" + suffix] = float(conf.mean())
+        out["nll" + suffix] = nll(logits_test, y, temp)
+        out["ece" + suffix] = ece(logits_test, y, n_bins, temp)
+    return out

@@ -224,6 +224,47 @@ def trained() -> list[str]:
     return [n for n in CONFIGS if paths(n)[1].exists()]
 
 
+_LOGITS: dict = {}
+
+
+def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(logits, labels)`` of a trained entry on one split of its dataset (chapter 3).
+
+    The logits are :func:`lsmooth_lib.train.predict` of the fp16 weights loaded as float32, always on
+    the CPU, so they are the same on every machine.  Inference over a 10k-image split costs seconds
+    per model on a CPU, so the result is kept in memory and in the data cache
+    (``<cache>/logits/NAME_SPLIT_SHA.pt``), keyed by the sha256 of the weights: retraining an entry
+    invalidates it, and ``refresh=True`` recomputes.
+    """
+    from .train import predict
+
+    rec = record(name)
+    if rec is None or "weights" not in rec:
+        load(name)  # raises the ZooError that says how to get the entry
+    sha = rec["weights"]["sha256"]
+    key = (name, split, sha)
+    split_data = D.load_split(get_config(name)["dataset"], split)
+    if not refresh and key in _LOGITS:
+        return _LOGITS[key], split_data.labels
+    path = D.cache_dir() / "logits" / f"{name}_{split}_{sha[:16]}.pt"
+    if not refresh and path.exists():
+        try:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+            if torch.equal(stored["labels"], split_data.labels) and sha256(paths(name)[0]) == sha:
+                _LOGITS[key] = stored["logits"]
+                return stored["logits"], split_data.labels
+        except Exception:  # noqa: BLE001 - a damaged cache file is recomputed below
+            pass
+    model, _ = load(name, device="cpu")
+    out = predict(model, split_data, batch_size=200, device="cpu")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"logits": out, "labels": split_data.labels}, tmp)
+    os.replace(tmp, path)
+    _LOGITS[key] = out
+    return out, split_data.labels
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m lsmooth_lib zoo list | train NAME... [--force] | verify``."""
     import argparse

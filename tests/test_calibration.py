@@ -58,3 +58,31 @@ def test_nll_matches_cross_entropy():
 def test_bad_bins():
     with pytest.raises(ValueError, match="n_bins"):
         C.reliability_bins(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), n_bins=0)
+
+
+# ---------------------------------------------------------------- chapter 3: calibration_report
+def test_calibration_report_recovers_a_planted_temperature():
+    """Validation and test logits drawn (with different seeds) from the same over-confident model:
+    the report's T is the planted one, scaling fixes the ECE and the NLL, and never changes accuracy."""
+    z_val, y_val = planted(n=20000, temperature=2.5, seed=3)
+    z_test, y_test = planted(n=20000, temperature=2.5, seed=4)
+    r = C.calibration_report(z_val, y_val, z_test, y_test)
+    assert set(r) == {"T", "acc", "conf", "nll", "ece", "acc_ts", "conf_ts", "nll_ts", "ece_ts"}
+    assert r["T"] == pytest.approx(2.5, rel=0.03)
+    assert r["acc"] == r["acc_ts"] == pytest.approx(float((z_test.argmax(1) == y_test).double().mean()))
+    assert r["ece_ts"] < 0.015 < 0.2 < r["ece"]
+    assert r["nll_ts"] < r["nll"]
+    assert r["conf"] > r["acc"] and r["conf_ts"] == pytest.approx(r["acc_ts"], abs=0.015)  # over-confident, then not
+
+
+def test_calibration_report_agrees_with_the_single_measures():
+    z_val, y_val = planted(n=3000, temperature=0.5, seed=5)   # under-confident logits: T < 1 expected
+    z_test, y_test = planted(n=3000, temperature=0.5, seed=6)
+    r = C.calibration_report(z_val, y_val, z_test, y_test, n_bins=10)
+    t = C.fit_temperature(z_val, y_val)
+    assert r["T"] == pytest.approx(t) and t < 1
+    assert r["ece"] == pytest.approx(C.ece(z_test, y_test, n_bins=10))
+    assert r["ece_ts"] == pytest.approx(C.ece(z_test, y_test, n_bins=10, temperature=t))
+    assert r["nll_ts"] == pytest.approx(C.nll(z_test, y_test, t))
+    assert r["conf"] == pytest.approx(float(torch.softmax(z_test.double(), 1).max(1).values.mean()))
+    assert r["conf"] < r["acc"]   # under-confident as trained
