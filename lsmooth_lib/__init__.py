@@ -7,6 +7,9 @@ Modules, in the order the book needs them:
 * ``models``  -- the paper's networks, each with ``features`` and class templates (chapter 2)
 * ``train``   -- the one training loop, evaluation, prediction (chapter 2, appendix B)
 * ``zoo``     -- named trained models with records; ``python -m lsmooth_lib zoo ...`` (appendix B)
+* ``calibration`` -- ECE, reliability diagrams, temperature scaling (chapter 3)
+* ``geometry`` -- the projection onto three templates, tightness (chapter 2)
+* ``translation`` -- tokenizer, text batches, beam search, BLEU (chapter 4)
 * ``plots``   -- the book's figure style and static/live sliders (all chapters)
 """
 __version__ = "0.1.0"

@@ -42,6 +42,10 @@ DATASETS = {
     "cifar100": dict(title="CIFAR-100", num_classes=100, val_size=5000,
                      mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762),
                      offline=("cifar100/cifar100_train_jpeg.npz", "cifar100/cifar100_test_jpeg.npz")),
+    # text: English -> German sentence pairs; "classes" are the shared subword vocabulary (chapter 4)
+    "multi30k": dict(title="Multi30k (task 1, en-de)", num_classes=5000, text=True,
+                     files={"train": "train", "val": "val", "test": "test_2016_flickr"},
+                     url="https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/{file}.{lang}.gz"),
 }
 SPLITS = ("train", "val", "test")
 
@@ -152,6 +156,58 @@ def load_arrays(name: str, split: str = "train"):
     return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels), classes, prov
 
 
+def load_text(name: str, split: str = "train") -> tuple[list, list, dict]:
+    """English and German sentences of one split of Multi30k (chapter 4), and their provenance.
+
+    ``LSMOOTH_DATA/multi30k/{file}.{en,de}`` when ``LSMOOTH_DATA`` is set; otherwise the release's
+    gzipped files are downloaded from the dataset's GitHub repository into the cache (once).
+    """
+    info = dataset_info(name)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    file = info["files"][split]
+    root = os.environ.get(DATA_ENV)
+    if root:
+        folder = Path(root) / name
+        prov = dict(source="offline copy (byte-identical to the release)", path=str(folder), lossless=True)
+    else:
+        folder = cache_dir() / name
+        prov = dict(source="download from github.com/multi30k/dataset", path=str(folder), lossless=True)
+    lines = {}
+    for lang in ("en", "de"):
+        path = folder / f"{file}.{lang}"
+        if not path.exists():
+            if root:
+                raise DataUnavailableError(
+                    f"{info['title']} ({split}) is missing from the offline folder {root} ({DATA_ENV}): expected "
+                    f"{path}. Copy the dataset there (layout: shared/data/README.md), point {DATA_ENV} at a folder "
+                    f"that has it, or unset {DATA_ENV} to download it.")
+            _download_text(info["url"].format(file=file, lang=lang), path, info["title"])
+        lines[lang] = path.read_text(encoding="utf-8").splitlines()
+    if len(lines["en"]) != len(lines["de"]):
+        raise DataUnavailableError(f"{folder}: {file}.en and {file}.de have different line counts "
+                                   f"({len(lines['en'])} vs {len(lines['de'])}); the copy is damaged. Delete it and reload.")
+    return lines["en"], lines["de"], prov
+
+
+def _download_text(url: str, path: Path, title: str) -> None:
+    import gzip
+    import urllib.request
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        raise DataUnavailableError(f"{title} is not available offline: {OFFLINE_ENV} forbids downloads and {DATA_ENV} "
+                                   f"is not set. Set {DATA_ENV} to a folder of offline copies (layout: shared/data/README.md).")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            text = gzip.decompress(resp.read())
+    except Exception as err:  # URLError, timeout, BadGzipFile ...
+        raise DataUnavailableError(f"could not download {title} from {url} ({type(err).__name__}: {err}). Connect to "
+                                   f"the internet, or set {DATA_ENV} to a folder of offline copies.") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(text)
+    os.replace(tmp, path)
+
+
 @dataclass
 class Split:
     """Images (uint8, N x C x H x W), labels and class names of one split of a dataset."""
@@ -199,6 +255,9 @@ def load_split(name: str, split: str = "train", limit: int | None = None) -> Spl
     info = dataset_info(name)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    if info.get("text"):
+        from .translation import load_text_split
+        return load_text_split(name, split, limit)
     images, labels, classes, prov = load_arrays(name, "test" if split == "test" else "train")
     if split != "test":
         perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
@@ -253,7 +312,14 @@ def batches(split: Split, batch_size: int, *, input_size: int | None = None, aug
 
     ``augment`` (``{"pad": 4, "flip": True}`` etc.) applies :func:`random_crop_flip` to the model's
     ``input_size``; without it, images larger than ``input_size`` are centre-cropped.
+    A text split (chapter 4) yields ``((src, tgt_in), tgt_out)`` batches instead
+    (:func:`lsmooth_lib.translation.text_batches`).
     """
+    if getattr(split, "is_text", False):
+        from .translation import text_batches
+        yield from text_batches(split, batch_size, shuffle=shuffle, generator=generator, device=device,
+                                drop_last=drop_last)
+        return
     images = split.images.to(device)
     labels = split.labels.to(device)
     n = len(labels)

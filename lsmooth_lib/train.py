@@ -1,7 +1,8 @@
 """The one training loop, and inference helpers, for every model in the book (chapter 2, appendix B).
 
 ``fit(config)`` trains a model described by a plain dict (the zoo's configurations): SGD with
-(Nesterov) momentum, a step or cosine learning-rate schedule, weight decay, the smoothed
+(Nesterov) momentum (or Adam for the Transformer), a step or cosine learning-rate schedule with
+optional linear warm-up, weight decay, the smoothed
 cross-entropy of chapter 1, batched tensor augmentation, mixed precision on CUDA, a tqdm
 progress bar, and an atomically written checkpoint after every epoch so that an interrupted run
 resumes where it stopped.
@@ -25,7 +26,7 @@ from .models import build_model
 DEFAULTS = dict(
     model_kwargs={}, alpha=0.0, convention="uniform", epochs=1, batch_size=128, lr=0.1, momentum=0.9,
     nesterov=True, weight_decay=1e-4, schedule="step", milestones=(0.5, 0.75), loss_scale=1.0,
-    grad_clip=None, augment=None, seed=0, limit=None, eval_batch_size=1000,
+    grad_clip=None, augment=None, seed=0, limit=None, eval_batch_size=1000, optimizer="sgd", warmup=0.0,
 )
 
 
@@ -71,6 +72,8 @@ def complete_config(config: dict) -> dict:
 
 
 def _lr_factor(cfg: dict, epoch_progress: float) -> float:
+    if cfg["warmup"] and epoch_progress < cfg["warmup"]:  # linear warm-up over the first `warmup` epochs
+        return (epoch_progress / cfg["warmup"]) * _lr_factor({**cfg, "warmup": 0.0}, epoch_progress)
     if cfg["schedule"] == "step":
         return 0.1 ** sum(epoch_progress >= m * cfg["epochs"] for m in cfg["milestones"])
     if cfg["schedule"] == "cosine":
@@ -108,11 +111,18 @@ def predict(model, split: D.Split, batch_size: int = 1000, device=None, features
     return torch.cat(outs) if outs else torch.empty(0)
 
 
+@torch.no_grad()
 def evaluate(model, split: D.Split, batch_size: int = 1000, device=None) -> dict:
-    """Accuracy and mean negative log-likelihood of ``model`` on ``split``."""
-    logits = predict(model, split, batch_size, device)
-    return dict(acc=float((logits.argmax(1) == split.labels).float().mean()),
-                nll=float(F.cross_entropy(logits, split.labels)))
+    """Accuracy and mean negative log-likelihood of ``model`` on ``split`` (per token for translation)."""
+    device = torch.device(device) if device else next(model.parameters()).device
+    model.eval()
+    correct = total_nll = n = 0
+    for x, y in D.batches(split, batch_size, input_size=model.input_size, device=device):
+        logits = model(x).float()
+        correct += int((logits.argmax(1) == y).sum())
+        total_nll += float(F.cross_entropy(logits, y, reduction="sum"))
+        n += len(y)
+    return dict(acc=correct / max(n, 1), nll=total_nll / max(n, 1))
 
 
 def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = True, device=None):
@@ -131,8 +141,14 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
     val_split = D.load_split(cfg["dataset"], "val", limit=cfg["limit"] and max(cfg["limit"] // 4, 64))
     K = train_split.num_classes
     model = build_model(cfg["model"], K, **cfg["model_kwargs"]).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                          nesterov=cfg["nesterov"] and cfg["momentum"] > 0, weight_decay=cfg["weight_decay"])
+    if cfg["optimizer"] == "adam":  # the Transformer's optimizer (Vaswani et al.): Adam, betas (0.9, 0.98)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=(0.9, 0.98), eps=1e-9,
+                               weight_decay=cfg["weight_decay"])
+    elif cfg["optimizer"] == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+                              nesterov=cfg["nesterov"] and cfg["momentum"] > 0, weight_decay=cfg["weight_decay"])
+    else:
+        raise ValueError(f"unknown optimizer {cfg['optimizer']!r}; use 'sgd' or 'adam'")
     gen = torch.Generator().manual_seed(cfg["seed"])
     history, start = [], 0
     ckpt = Path(checkpoint) if checkpoint else None

@@ -52,6 +52,18 @@ def _resnet20_cpu(dataset: str, alpha: float, seed: int) -> dict:
                 description="pre-activation ResNet-20 (16/32/64), 24x24 centre crops, no augmentation")
 
 
+def _transformer_cpu(alpha: float, seed: int) -> dict:
+    # CPU-budget preset for chapter 4: a small pre-norm Transformer (3+3 layers, d_model 192, 4 heads,
+    # feed-forward 768, one shared 5000-piece BPE vocabulary) on Multi30k en->de, Adam with warm-up and
+    # cosine decay, 5 epochs: ~30 minutes on one core of the 2-core machine.  The paper's is the
+    # tensor2tensor transformer_base (6+6 layers, d_model 512) on WMT EN-DE for ~300k steps.
+    return dict(dataset="multi30k", model="transformer",
+                model_kwargs=dict(d_model=192, heads=4, layers=3, d_ff=768, dropout=0.1), alpha=alpha, epochs=5,
+                batch_size=64, optimizer="adam", lr=1e-3, warmup=0.3, schedule="cosine", weight_decay=0.0,
+                grad_clip=1.0, seed=seed, eval_batch_size=100, preset="cpu",
+                description="small pre-norm Transformer (3+3 layers, d 192), Multi30k en-de, shared 5000-piece BPE")
+
+
 def _smoke(dataset: str, model: str, **extra) -> dict:
     return dict(dataset=dataset, model=model, alpha=0.1, epochs=1, batch_size=64, lr=0.05, limit=256,
                 preset="smoke", description="seconds-long smoke test of the pipeline (never committed)", **extra)
@@ -61,6 +73,9 @@ CONFIGS: dict[str, dict] = {
     "smoke-mlp-mnist": _smoke("mnist", "mlp800", augment={"pad": 2}),
     "smoke-alexnet-cifar10": _smoke("cifar10", "alexnet", augment={"pad": 0, "flip": True}),
     "smoke-resnet20-cifar100": _smoke("cifar100", "resnet20", augment={"pad": 4, "flip": True}),
+    "smoke-transformer-multi30k": {**_smoke("multi30k", "transformer"), "optimizer": "adam", "lr": 1e-3,
+                                   "eval_batch_size": 64, "batch_size": 32,
+                                   "model_kwargs": dict(d_model=32, heads=2, layers=1, d_ff=64)},
 }
 for _a in (0.0, 0.05, 0.1, 0.15, 0.3, 0.45, 0.6, 0.75):
     CONFIGS[f"cpu-alexnet-cifar10-a{_a:g}-s0"] = _alexnet_cpu(_a, 0)
@@ -69,6 +84,8 @@ for _a in (0.0, 0.1):
         CONFIGS[f"cpu-alexnet-cifar10-a{_a:g}-s{_s}"] = _alexnet_cpu(_a, _s)
 for _a in (0.0, 0.05, 0.1, 0.2):
     CONFIGS[f"cpu-resnet20-cifar100-a{_a:g}-s0"] = _resnet20_cpu("cifar100", _a, 0)
+for _a in (0.0, 0.1):  # chapter 4's translation models
+    CONFIGS[f"cpu-transformer-multi30k-a{_a:g}-s0"] = _transformer_cpu(_a, 0)
 for _a in (0.0, 0.1, 0.3, 0.6):  # the distillation teachers of chapter 5
     CONFIGS[f"cpu-resnet20-cifar10-a{_a:g}-s0"] = _resnet20_cpu("cifar10", _a, 0)
 
@@ -144,8 +161,12 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
                hardware=hardware(dev), versions=dict(lsmooth_lib=__version__, torch=torch.__version__,
                                                      python=platform.python_version()),
                data=provenance, trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    if D.dataset_info(cfg["dataset"]).get("text"):
+        rec.update(_translation_metrics(model, cfg, progress))
     if cfg.get("keep_weights", True):
-        state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+        half: dict = {}  # tied parameters (the Transformer's embedding = output layer) are stored once
+        state = {k: (half.setdefault(v.data_ptr(), v.half()) if v.is_floating_point() else v)
+                 for k, v in model.state_dict().items()}
         tmp = pt.with_name(pt.name + ".tmp")
         torch.save(state, tmp)
         os.replace(tmp, pt)
@@ -157,6 +178,30 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
     if partial.exists():
         partial.unlink()
     return record(name)  # exactly what later loads see (tuples read back as lists)
+
+
+DECODING_TEMPERATURES = (0.5, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5, 2.0)
+
+
+def _translation_metrics(model, cfg: dict, progress: bool) -> dict:
+    """Extra record fields of a translation entry (chapter 4): the tokenizer it was trained with, the
+    temperature fitted on the validation tokens, and BLEU/ECE/NLL on the test set against the
+    decoding temperature (beam 4, length penalty 0.6; the paper's Figure 4).  Beam search over the
+    test set takes minutes on a CPU, so it is done once here and the chapter reads it."""
+    from . import translation as TR
+    from .calibration import fit_temperature
+    V = D.dataset_info(cfg["dataset"])["num_classes"]
+    val = D.load_split(cfg["dataset"], "val", limit=cfg["limit"])
+    smoke = cfg["preset"] == "smoke"  # a seconds-long check of the plumbing: 16 sentences, T = 1 only
+    test = D.load_split(cfg["dataset"], "test", limit=16 if smoke else cfg["limit"])
+    model = model.cpu()
+    t_fit = fit_temperature(TR.token_logits(model, val), val.labels)
+    temps = (1.0,) if smoke else sorted(set(DECODING_TEMPERATURES) | {round(t_fit, 3)})
+    t0 = time.perf_counter()
+    rows = TR.decoding_sweep(model, test, temps, beam=4, progress=progress)
+    return dict(tokenizer=dict(file=TR.tokenizer_path(V).name, sha256=TR.tokenizer_sha256(V)),
+                decoding=dict(split="test", beam=4, length_penalty=0.6, fitted_temperature=t_fit, rows=rows,
+                              seconds=round(time.perf_counter() - t0, 1), hardware=hardware(torch.device("cpu"))))
 
 
 def load(name: str, train_if_missing: bool = False, device=None):
@@ -188,6 +233,13 @@ def load(name: str, train_if_missing: bool = False, device=None):
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a damaged file
         raise ZooError(f"weights of {name!r} ({pt}) cannot be read ({type(err).__name__}). "
                        f"Retrain: `python -m lsmooth_lib zoo train {name} --force`.") from None
+    if "tokenizer" in rec:
+        from . import translation as TR
+        V = D.dataset_info(cfg["dataset"])["num_classes"]
+        if not TR.tokenizer_path(V).exists() or TR.tokenizer_sha256(V) != rec["tokenizer"]["sha256"]:
+            raise ZooError(f"{name!r} was trained with the tokenizer {rec['tokenizer']['file']} (sha256 "
+                           f"{rec['tokenizer']['sha256'][:12]}...), and {TR.tokenizer_path(V)} is missing or different. "
+                           f"Restore it from git (`git checkout -- {TR.tokenizer_path(V)}`) or retrain the entry.")
     from .models import build_model
     model = build_model(cfg["model"], D.dataset_info(cfg["dataset"])["num_classes"], **cfg["model_kwargs"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
