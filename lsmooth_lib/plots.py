@@ -425,3 +425,98 @@ def draw_calibration_sweep(fig: Figure, sweeps: dict, title: str | None = None) 
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
+
+
+# ---------------------------------------------------------------- chapter 4: translation
+def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, title: str | None = None) -> Figure:
+    """Chapter 4 (the paper's Figure 4): BLEU and next-token ECE against the decoding temperature, one panel
+    per model, and the NLL of all models in a last panel.
+
+    ``sweeps[label]`` is a list of rows with ``temperature``, ``bleu``, ``ece`` and ``nll`` (a zoo record's
+    ``decoding["rows"]``); ``fitted[label]``, if given, marks the temperature fitted on validation tokens.
+    As in the paper, BLEU is blue on the left axis and ECE red on the right; the NLL panel draws label
+    smoothing with markers.
+    """
+    use_style()
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, len(sweeps) + 1, squeeze=False)[0]
+    bleus = [r["bleu"] for rows in sweeps.values() for r in rows]
+    eces = [r["ece"] for rows in sweeps.values() for r in rows]
+    for ax, (label, rows) in zip(axes, sweeps.items()):
+        rows = sorted(rows, key=lambda r: r["temperature"])
+        t = [r["temperature"] for r in rows]
+        ax.plot(t, [r["bleu"] for r in rows], color=COLORS["hard"], marker="o", ms=4, label="BLEU")
+        ax.set_ylim(min(bleus) - 1, max(bleus) + 1)
+        ax.set_ylabel("BLEU (beam 4)", color=COLORS["hard"])
+        ax2 = ax.twinx()
+        ax2.plot(t, [r["ece"] for r in rows], color=COLORS["ls"], marker="s", ms=4, ls="--", label="ECE")
+        ax2.set_ylim(0, max(eces) * 1.1)
+        ax2.set_ylabel("next-token ECE", color=COLORS["ls"])
+        ax2.grid(False)
+        ax2.spines["right"].set_visible(True)
+        if fitted and label in fitted:
+            ax.axvline(fitted[label], color=COLORS["neutral"], lw=0.8, ls=":")
+            ax.text(fitted[label], ax.get_ylim()[0], f" fitted T = {fitted[label]:.2f}", fontsize=7,
+                    color=COLORS["neutral"], va="bottom")
+        best = max(rows, key=lambda r: r["bleu"])
+        ax.scatter([best["temperature"]], [best["bleu"]], s=90, facecolors="none", edgecolors="black", zorder=5)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("decoding temperature T")
+    ax = axes[-1]
+    for i, (label, rows) in enumerate(sweeps.items()):
+        rows = sorted(rows, key=lambda r: r["temperature"])
+        ax.plot([r["temperature"] for r in rows], [r["nll"] for r in rows], color=COLORS["ls"] if i == 0 else "black",
+                marker=None if i == 0 else "o", ms=4, label=label)
+    ax.set_xlabel("decoding temperature T")
+    ax.set_ylabel("next-token NLL (nats)")
+    ax.set_title("NLL of both models", fontsize=10)
+    ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def draw_decoding_explorer(fig: Figure, T: float, data: dict, n_bins: int = 15) -> Figure:
+    """Chapter 4's slider figure: at decoding temperature ``T``, the next-token reliability diagram of each
+    model (left), BLEU against T with ``T`` marked (middle), and one sentence translated by each model (bottom).
+
+    ``data[label]`` holds test ``logits`` and ``labels`` (teacher forcing), ``rows`` (the zoo record's decoding
+    sweep), ``color`` and ``examples`` (``{T: translation}``); ``data["_source"]`` and ``data["_reference"]``
+    are the example's English source and German reference.  Everything is precomputed, so the figure needs
+    no model: bind ``data`` with ``functools.partial`` for :func:`static_sliders` / :func:`live_sliders`.
+    """
+    import textwrap
+    from . import calibration as C
+
+    use_style()
+    fig.set_layout_engine("none")
+    gs = fig.add_gridspec(2, 2, left=0.07, right=0.98, bottom=0.03, top=0.9, wspace=0.28, hspace=0.35,
+                          height_ratios=[3, 1.25])
+    ax1, ax2, ax3 = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, :])
+    _reliability_frame(ax1)
+    models = [k for k in data if not k.startswith("_")]
+    for label in models:
+        d = data[label]
+        b = C.reliability_bins(d["logits"], d["labels"], n_bins, T)
+        keep = b["count"] >= 20
+        ax1.plot(b["conf"][keep].numpy(), b["acc"][keep].numpy(), color=d["color"], marker="o", ms=3,
+                 label=f"{label}: ECE {C.ece(d['logits'], d['labels'], n_bins, T):.3f}")
+        rows = sorted(d["rows"], key=lambda r: r["temperature"])
+        ax2.plot([r["temperature"] for r in rows], [r["bleu"] for r in rows], color=d["color"], marker="o", ms=3,
+                 label=label)
+        here = min(rows, key=lambda r: abs(r["temperature"] - T))
+        ax2.scatter([here["temperature"]], [here["bleu"]], s=80, color=d["color"], edgecolors="black", zorder=5)
+    ax1.legend(loc="upper left", fontsize=7)
+    ax1.set_title("next-token reliability (test)", fontsize=10)
+    ax2.axvline(T, color="black", lw=0.8, ls=":")
+    ax2.set_xlabel("decoding temperature T")
+    ax2.set_ylabel("BLEU (beam 4)")
+    ax2.legend(fontsize=8)
+    ax2.set_title("BLEU on the test set", fontsize=10)
+    ax3.axis("off")
+    lines = [f"source:    {data['_source']}", f"reference: {data['_reference']}"]
+    lines += [f"{label}: {data[label]['examples'][T]}" for label in models]
+    ax3.text(0, 1, "\n".join(textwrap.shorten(s, 150) for s in lines), va="top", ha="left", fontsize=8,
+             family="monospace", transform=ax3.transAxes)
+    fig.suptitle(f"decoding temperature T = {T:g}", fontsize=11)
+    return fig

@@ -3,7 +3,8 @@
 ``fit(config)`` trains a model described by a plain dict (the zoo's configurations): SGD with
 (Nesterov) momentum (or Adam for the Transformer), a step or cosine learning-rate schedule with
 optional linear warm-up, weight decay, the smoothed
-cross-entropy of chapter 1, batched tensor augmentation, mixed precision on CUDA, a tqdm
+cross-entropy of chapter 1 (or chapter 5's distillation loss from a zoo teacher, and the mutual
+information of Figure 6 tracked during training), batched tensor augmentation, mixed precision on CUDA, a tqdm
 progress bar, and an atomically written checkpoint after every epoch so that an interrupted run
 resumes where it stopped.
 """
@@ -28,6 +29,10 @@ DEFAULTS = dict(
     nesterov=True, weight_decay=1e-4, schedule="step", milestones=(0.5, 0.75), loss_scale=1.0,
     grad_clip=None, augment=None, seed=0, limit=None, eval_batch_size=1000, optimizer="sgd", warmup=0.0,
 )
+# Keys of optional features, filled in only when a config uses them (so that adding a feature leaves the
+# complete configs -- and the zoo records that store them -- of every other entry unchanged).
+DISTILL_DEFAULTS = dict(beta=1.0, distill_temperature=1.0, student_temperature=1.0, distill_mode="soft")
+OPTIONAL = {"teacher", "track_mi", *DISTILL_DEFAULTS}
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -59,15 +64,22 @@ def seed_everything(seed: int) -> None:
 
 def complete_config(config: dict) -> dict:
     """The config with every default filled in and its values checked."""
-    unknown = set(config) - set(DEFAULTS) - {"dataset", "model", "preset", "description", "keep_weights"}
+    unknown = set(config) - set(DEFAULTS) - OPTIONAL - {"dataset", "model", "preset", "description", "keep_weights"}
     if unknown:
         raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(set(DEFAULTS) | {'dataset', 'model'})}")
-    cfg = {**DEFAULTS, **config}
+    cfg = {**DEFAULTS, **(DISTILL_DEFAULTS if config.get("teacher") else {}), **config}
     for key in ("dataset", "model"):
         if key not in cfg:
             raise ValueError(f"a training config needs {key!r}")
     D.dataset_info(cfg["dataset"])
     check_alpha(cfg["alpha"])
+    if cfg.get("teacher"):
+        from .distillation import MODES, check_temperature
+        check_temperature(cfg["distill_temperature"])
+        check_temperature(cfg["student_temperature"])
+        if cfg["distill_mode"] not in MODES or not 0 <= cfg["beta"] <= 1:
+            raise ValueError(f"distillation needs distill_mode in {MODES} and 0 <= beta <= 1; got "
+                             f"{cfg['distill_mode']!r}, {cfg['beta']!r}")
     return cfg
 
 
@@ -164,6 +176,17 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
             gen.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
             history, start = state["history"], state["epoch"]
+    teacher = None
+    if cfg.get("teacher"):  # distillation (chapter 5): a frozen zoo model gives the soft targets, same batches
+        from .zoo import load as zoo_load
+        teacher, _ = zoo_load(cfg["teacher"], device=device)
+        teacher.requires_grad_(False)
+    mi = cfg.get("track_mi")
+    if mi:  # the paper's Figure 6: mutual information between example index and a logit difference
+        from .information import model_mutual_information
+        mi_split = D.load_split(cfg["dataset"], "train")
+        measure_mi = lambda: model_mutual_information(model, mi_split, tuple(mi["classes"]), mi["n"], mi["draws"])  # noqa: E731
+        model.train()
     autocast, scaler = _autocast(device)
     steps_per_epoch = max(1, len(train_split) // cfg["batch_size"])
     bar = tqdm(total=cfg["epochs"] * steps_per_epoch, initial=start * steps_per_epoch, disable=not progress,
@@ -172,6 +195,9 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
         t0 = time.perf_counter()
         model.train()
         tot_loss = tot_correct = seen = 0
+        mi_points = []
+        if mi and epoch == 0:
+            mi_points.append([0, measure_mi()])
         for step, (x, y) in enumerate(D.batches(train_split, cfg["batch_size"], input_size=model.input_size,
                                                 augment=cfg["augment"], shuffle=True, generator=gen,
                                                 device=device, drop_last=True)):
@@ -179,7 +205,16 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
                 group["lr"] = cfg["lr"] * _lr_factor(cfg, epoch + step / steps_per_epoch)
             with autocast:
                 logits = model(x)
-            loss = smoothed_cross_entropy(logits.float(), y, cfg["alpha"], cfg["convention"])
+                t_logits = None
+                if teacher is not None:
+                    with torch.no_grad():
+                        t_logits = teacher(x).float()
+            if teacher is not None:
+                from .distillation import distillation_loss
+                loss = distillation_loss(logits.float(), t_logits, y, cfg["beta"], cfg["distill_temperature"],
+                                         cfg["distill_mode"], cfg["student_temperature"])
+            else:
+                loss = smoothed_cross_entropy(logits.float(), y, cfg["alpha"], cfg["convention"])
             opt.zero_grad(set_to_none=True)
             scaled = loss * cfg["loss_scale"]
             if scaler:
@@ -196,11 +231,17 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
             tot_loss += loss.item() * n
             tot_correct += int((logits.argmax(1) == y).sum())
             seen += n
+            global_step = epoch * steps_per_epoch + step + 1
+            if mi and global_step % mi["every"] == 0:
+                mi_points.append([global_step, measure_mi()])
+                model.train()
             bar.update(1)
             bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_correct / seen:.3f}", refresh=False)
         val = evaluate(model, val_split, cfg["eval_batch_size"], device)
         history.append(dict(epoch=epoch + 1, train_loss=tot_loss / max(seen, 1), train_acc=tot_correct / max(seen, 1),
                             val_acc=val["acc"], val_nll=val["nll"], seconds=time.perf_counter() - t0))
+        if mi:
+            history[-1]["mi"] = mi_points
         bar.set_postfix(loss=f"{tot_loss / max(seen, 1):.3f}", val_acc=f"{val['acc']:.3f}")
         if ckpt:
             _save_atomic(dict(config=_jsonable(cfg), epoch=epoch + 1, model=model.state_dict(),

@@ -292,3 +292,36 @@ def decoding_sweep(model, split: TextSplit, temperatures, beam: int = 4, progres
         rows.append(dict(temperature=float(T), bleu=bleu(hyps, split.tgt_text), ece=ece(logits, labels, temperature=T),
                          nll=nll(logits, labels, temperature=T)))
     return rows
+
+
+# ---------------------------------------------------------------- Figure 7: projections of next-token predictions
+def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: int = 200):
+    """Penultimate activations at the first ``n`` target positions of each of three ``tokens`` (pieces or
+    ids), projected onto the plane through their templates (the paper's Figure 7; chapters 2 and 4).
+
+    A position counts for a token when that token is the correct next token; the prefix is the correct one
+    (teacher forcing).  Returns a :class:`lsmooth_lib.geometry.Projection` like chapter 2's images.
+    """
+    from .geometry import Projection, augment, project
+    if len(tokens) != 3 or len(set(tokens)) != 3:
+        raise ValueError(f"the projection needs three different tokens; got {list(tokens)}")
+    ids = [split.class_index(t) if isinstance(t, str) else int(t) for t in tokens]
+    feats, labels = [], []
+    counts = [0, 0, 0]
+    for start in range(0, len(split), batch_size):
+        part = split.subset(range(start, min(start + batch_size, len(split))))
+        f = token_logits(model, part, features=True)
+        y = part.labels
+        for i, k in enumerate(ids):
+            sel = torch.nonzero(y == k).flatten()[:n - counts[i]]
+            feats.append(f[sel])
+            labels.append(torch.full((len(sel),), i))
+            counts[i] += len(sel)
+        if min(counts) >= n:
+            break
+    feats, labels = torch.cat(feats), torch.cat(labels)
+    order = torch.argsort(labels, stable=True)
+    with torch.no_grad():
+        templates = model.templates.detach().cpu().double()[ids]
+    return Projection(tuple(split.classes[k] for k in ids), split.split, project(augment(feats[order]), templates),
+                      labels[order], project(templates, templates))

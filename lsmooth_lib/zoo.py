@@ -42,14 +42,40 @@ def _alexnet_cpu(alpha: float, seed: int) -> dict:
                 preset="cpu", description="TF-tutorial AlexNet (no LRN), 24x24 centre crops, no augmentation")
 
 
-def _resnet20_cpu(dataset: str, alpha: float, seed: int) -> dict:
+def _resnet20_cpu(dataset: str, alpha: float, seed: int, epochs: int = 11, **extra) -> dict:
     # CPU-budget preset for the CIFAR ResNet: ResNet-20 (16/32/64) on 24x24 centre crops (half the
     # arithmetic of 32x32, the AlexNet's input pipeline), no augmentation, 11 epochs: ~25 minutes on
     # one core of the 2-core machine.  The paper's ResNet-56 for ~205 epochs is the GPU preset's business.
-    return dict(dataset=dataset, model="resnet20", model_kwargs={"input_size": 24}, alpha=alpha, epochs=11,
+    return dict(dataset=dataset, model="resnet20", model_kwargs={"input_size": 24}, alpha=alpha, epochs=epochs,
                 batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4, schedule="cosine",
                 augment=None, seed=seed, preset="cpu",
-                description="pre-activation ResNet-20 (16/32/64), 24x24 centre crops, no augmentation")
+                description="pre-activation ResNet-20 (16/32/64), 24x24 centre crops, no augmentation", **extra)
+
+
+# Chapter 5, Figure 6: the mutual information between a training image's index and its airplane-dog logit
+# difference, N = 2 x 300 images, 5 augmentations (pad-4 crop + flip) each, every 250 steps (~16 points).
+TRACK_MI = dict(classes=["airplane", "dog"], n=300, draws=5, every=250)
+
+
+def _mnist_mlp(kind: str, seed: int) -> dict:
+    # Chapter 5's MNIST toy (paper section 4 and appendix A.5, after Hinton et al. 2015): the teacher is
+    # 2 x 1200 ReLU on digits jittered by up to 2 pixels, regularised either by dropout (0.2 on the pixels,
+    # 0.5 on the hidden units, as in Hinton et al.) or by label smoothing 0.1 instead; the student is 2 x 800,
+    # unregularised, no jitter, distilled with beta = 0.6 on the squared logit difference.  The paper's
+    # "lr 1 with gradient smoothing 0.9" is SGD with momentum 0.9 at lr 0.1; linear decay to 0.
+    base = dict(dataset="mnist", epochs=60, batch_size=128, lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.0,
+                schedule="linear", seed=seed, preset="cpu")
+    if kind == "teacher-dropout":
+        return dict(base, model="mlp1200", model_kwargs=dict(dropout=0.5, input_dropout=0.2), augment={"pad": 2},
+                    description="MNIST teacher 2x1200, dropout, jitter 2 px")
+    if kind == "teacher-ls":
+        return dict(base, model="mlp1200", alpha=0.1, augment={"pad": 2},
+                    description="MNIST teacher 2x1200, label smoothing 0.1 instead of dropout, jitter 2 px")
+    if kind == "student":
+        return dict(base, model="mlp800", keep_weights=False, description="MNIST student 2x800, hard targets, no jitter")
+    teacher = f"cpu-mlp1200-mnist-{kind.split('-from-')[1]}-s{seed}"
+    return dict(base, model="mlp800", teacher=teacher, beta=0.6, distill_mode="logits", keep_weights=False,
+                description=f"MNIST student 2x800 distilled from {teacher} (beta 0.6, squared logit difference)")
 
 
 def _transformer_cpu(alpha: float, seed: int) -> dict:
@@ -73,6 +99,8 @@ CONFIGS: dict[str, dict] = {
     "smoke-mlp-mnist": _smoke("mnist", "mlp800", augment={"pad": 2}),
     "smoke-alexnet-cifar10": _smoke("cifar10", "alexnet", augment={"pad": 0, "flip": True}),
     "smoke-resnet20-cifar100": _smoke("cifar100", "resnet20", augment={"pad": 4, "flip": True}),
+    "smoke-kd-mlp-mnist": {**_smoke("mnist", "mlp800"), "teacher": "smoke-mlp-mnist", "beta": 0.6,
+                           "distill_mode": "logits", "track_mi": dict(classes=["zero", "one"], n=20, draws=2, every=2)},
     "smoke-transformer-multi30k": {**_smoke("multi30k", "transformer"), "optimizer": "adam", "lr": 1e-3,
                                    "eval_batch_size": 64, "batch_size": 32,
                                    "model_kwargs": dict(d_model=32, heads=2, layers=1, d_ff=64)},
@@ -86,8 +114,14 @@ for _a in (0.0, 0.05, 0.1, 0.2):
     CONFIGS[f"cpu-resnet20-cifar100-a{_a:g}-s0"] = _resnet20_cpu("cifar100", _a, 0)
 for _a in (0.0, 0.1):  # chapter 4's translation models
     CONFIGS[f"cpu-transformer-multi30k-a{_a:g}-s0"] = _transformer_cpu(_a, 0)
-for _a in (0.0, 0.1, 0.3, 0.6):  # the distillation teachers of chapter 5
-    CONFIGS[f"cpu-resnet20-cifar10-a{_a:g}-s0"] = _resnet20_cpu("cifar10", _a, 0)
+for _a in (0.0, 0.1, 0.3, 0.6):  # the distillation teachers of chapter 5 (15 epochs: they must fit CIFAR-10)
+    CONFIGS[f"cpu-resnet20-cifar10-a{_a:g}-s0"] = _resnet20_cpu("cifar10", _a, 0, epochs=15, track_mi=TRACK_MI)
+for _s in (0, 1, 2):  # chapter 5's MNIST toy
+    CONFIGS[f"cpu-mlp1200-mnist-dropout-s{_s}"] = _mnist_mlp("teacher-dropout", _s)
+    CONFIGS[f"cpu-mlp1200-mnist-ls-s{_s}"] = _mnist_mlp("teacher-ls", _s)
+    CONFIGS[f"cpu-mlp800-mnist-s{_s}"] = _mnist_mlp("student", _s)
+    CONFIGS[f"cpu-mlp800-mnist-kd-from-dropout-s{_s}"] = _mnist_mlp("student-from-dropout", _s)
+    CONFIGS[f"cpu-mlp800-mnist-kd-from-ls-s{_s}"] = _mnist_mlp("student-from-ls", _s)
 
 
 # ---------------------------------------------------------------- paths and lookup
@@ -163,6 +197,12 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
                data=provenance, trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     if D.dataset_info(cfg["dataset"]).get("text"):
         rec.update(_translation_metrics(model, cfg, progress))
+    if cfg.get("teacher"):  # chapter 5: the teacher's equivalent smoothing factor at the distillation temperature
+        from .distillation import equivalent_smoothing
+        from .train import predict
+        teacher, _ = load(cfg["teacher"], device=dev)
+        train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
+        rec["gamma"] = equivalent_smoothing(predict(teacher, train_split), train_split.labels, cfg["distill_temperature"])
     if cfg.get("keep_weights", True):
         half: dict = {}  # tied parameters (the Transformer's embedding = output layer) are stored once
         state = {k: (half.setdefault(v.data_ptr(), v.half()) if v.is_floating_point() else v)

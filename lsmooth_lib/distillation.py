@@ -1,0 +1,79 @@
+"""Knowledge distillation and the equivalent smoothing factor (chapter 5).
+
+Hinton et al. (2015) train a student on a teacher's *tempered* output ``p_teacher(T) = softmax(z_t / T)``:
+
+    loss = (1 - beta) * H(y, p) + beta * H(p_teacher(T), p(T))
+
+where ``p(T)`` is the student's output at the same temperature.  The paper (section 4) uses ``beta = 1``
+and student temperature 1 for its CIFAR-10 experiment (Figure 5), and for the MNIST toy the variant that
+matches logits directly, ``(1 - beta) * H(y, p) + beta * 1/2 ||z_s - z_t||^2`` (the high-temperature limit
+of the soft-target term, up to a factor).  The *equivalent smoothing factor* ``gamma`` puts distillation and
+label smoothing on one axis: the teacher's probability mass on the wrong classes, rescaled by ``K / (K - 1)``
+and averaged over the training set -- for a teacher that exactly fits smoothed targets it equals ``alpha``.
+"""
+from __future__ import annotations
+
+import torch
+
+from .losses import _log_softmax, check_alpha, smoothed_cross_entropy, soft_cross_entropy
+
+MODES = ("soft", "logits")
+
+
+def check_temperature(temperature: float) -> float:
+    """A distillation temperature must be a positive number."""
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"the temperature must be a positive number; got {temperature!r}") from None
+    if not t > 0:
+        raise ValueError(f"the temperature must be > 0 (1 = the teacher's own probabilities); got {temperature!r}")
+    return t
+
+
+def teacher_targets(teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """The teacher's tempered output ``softmax(z_t / T)`` -- the student's soft targets (chapter 5)."""
+    return _log_softmax(teacher_logits / check_temperature(temperature)).exp()
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+                      beta: float = 1.0, temperature: float = 1.0, mode: str = "soft",
+                      student_temperature: float | None = None) -> torch.Tensor:
+    """The distillation objective of chapter 5, averaged over the batch.
+
+    ``mode="soft"``: ``(1 - beta) H(y, p) + beta H(p_t(T), p(T_s))`` with the student's temperature ``T_s``
+    (default: the teacher's ``T``, as in Hinton et al.; the paper's Figure 5 uses ``T_s = 1``).
+    ``mode="logits"``: ``(1 - beta) H(y, p) + beta * 1/2 * mean_k-summed (z_s - z_t)^2`` (the MNIST toy).
+    """
+    if not 0.0 <= float(beta) <= 1.0:
+        raise ValueError(f"beta must lie in [0, 1] (0 = hard labels only, 1 = teacher only); got {beta!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    teacher_logits = teacher_logits.detach().to(student_logits.dtype)
+    hard = smoothed_cross_entropy(student_logits, labels) if beta < 1 else student_logits.new_zeros(())
+    if mode == "logits":
+        soft = 0.5 * ((student_logits - teacher_logits) ** 2).sum(-1).mean()
+    else:
+        t_s = check_temperature(temperature if student_temperature is None else student_temperature)
+        soft = soft_cross_entropy(student_logits / t_s, teacher_targets(teacher_logits, temperature))
+    return (1 - beta) * hard + beta * soft
+
+
+def equivalent_smoothing(teacher_logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
+    """The paper's ``gamma = E[ sum_k (1 - y_k) p_t,k(T) ] * K / (K - 1)``: the teacher's mass on wrong
+    classes at temperature ``T``, rescaled and averaged over the examples given (the training set; chapter 5).
+
+    A model whose outputs equal the smoothed targets ``y (1 - alpha) + alpha / K`` has ``gamma = alpha``.
+    """
+    p = teacher_targets(torch.as_tensor(teacher_logits, dtype=torch.float64), temperature)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    K = p.shape[-1]
+    wrong = 1.0 - p.gather(1, labels[:, None]).squeeze(1)
+    return float(wrong.mean() * K / (K - 1))
+
+
+def smoothing_logits(labels: torch.Tensor, num_classes: int, alpha: float) -> torch.Tensor:
+    """Logits whose softmax is exactly the smoothed target of ``labels`` (log of it; chapter 5's check of gamma)."""
+    from .losses import smooth_targets
+    check_alpha(alpha)
+    return smooth_targets(labels, num_classes, alpha, dtype=torch.float64).clamp_min(1e-300).log()

@@ -1,0 +1,122 @@
+"""lsmooth_lib.distillation and lsmooth_lib.information (chapter 5): the distillation loss, the equivalent
+smoothing factor gamma, and the mutual-information estimator of Figure 6, on inputs with known answers."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lsmooth_lib import distillation as KD
+from lsmooth_lib import information as I
+from lsmooth_lib import losses
+from lsmooth_lib import zoo as Z
+
+
+def _g(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+# ---------------------------------------------------------------- distillation loss
+def test_beta_zero_is_plain_cross_entropy_and_beta_one_ignores_labels():
+    s, t = torch.randn(8, 10, generator=_g(0)), torch.randn(8, 10, generator=_g(1))
+    y = torch.randint(0, 10, (8,), generator=_g(2))
+    assert torch.allclose(KD.distillation_loss(s, t, y, beta=0.0), F.cross_entropy(s, y))
+    assert torch.allclose(KD.distillation_loss(s, t, y, beta=1.0), KD.distillation_loss(s, t, (y + 1) % 10, beta=1.0))
+
+
+def test_soft_term_is_kl_plus_teacher_entropy_and_minimal_at_the_teacher():
+    t = torch.randn(4, 10, generator=_g(3), dtype=torch.float64)
+    y = torch.zeros(4, dtype=torch.long)
+    for T in (1.0, 4.0):
+        p_t = KD.teacher_targets(t, T)
+        s = torch.randn(4, 10, generator=_g(4), dtype=torch.float64)
+        loss = KD.distillation_loss(s, t, y, beta=1.0, temperature=T, student_temperature=T)
+        entropy = -(p_t * p_t.log()).sum(-1).mean()
+        kl = losses.kl_divergence(p_t, torch.softmax(s / T, -1)).mean()
+        assert torch.allclose(loss, entropy + kl)
+        at_teacher = KD.distillation_loss(t.clone(), t, y, beta=1.0, temperature=T, student_temperature=T)
+        assert torch.allclose(at_teacher, entropy)
+
+
+def test_temperature_softens_the_teacher():
+    t = torch.tensor([[8.0, 2.0, 1.0]])
+    h = [float(-(p * p.log()).sum()) for p in (KD.teacher_targets(t, T)[0] for T in (1, 2, 4, 16))]
+    assert h == sorted(h) and h[-1] < math.log(3)
+
+
+def test_logit_matching_mode():
+    s, t = torch.zeros(2, 3), torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, 0.0]])
+    y = torch.tensor([0, 1])
+    assert torch.isclose(KD.distillation_loss(s, t, y, beta=1.0, mode="logits"), torch.tensor((0.5 * 2 + 0.5 * 4) / 2))
+
+
+@pytest.mark.parametrize("bad", [dict(beta=1.5), dict(beta=-0.1), dict(temperature=0), dict(mode="l2")])
+def test_bad_distillation_settings(bad):
+    s = torch.zeros(2, 3)
+    with pytest.raises(ValueError):
+        KD.distillation_loss(s, s, torch.tensor([0, 1]), **bad)
+
+
+# ---------------------------------------------------------------- gamma
+@pytest.mark.parametrize("K", [3, 10, 100])
+@pytest.mark.parametrize("alpha", [0.0, 0.1, 0.45])
+def test_gamma_of_a_teacher_that_fits_smoothed_targets_is_alpha(K, alpha):
+    y = torch.randint(0, K, (500,), generator=_g(5))
+    assert KD.equivalent_smoothing(KD.smoothing_logits(y, K, alpha), y) == pytest.approx(alpha, abs=1e-9)
+
+
+def test_gamma_grows_with_temperature_and_reaches_one():
+    y = torch.randint(0, 10, (200,), generator=_g(6))
+    z = 8 * F.one_hot(y, 10).double() + torch.randn(200, 10, generator=_g(7), dtype=torch.float64)
+    g = [KD.equivalent_smoothing(z, y, T) for T in (1, 2, 4, 8, 1000)]
+    assert g == sorted(g) and g[0] < 0.1 and g[-1] == pytest.approx(1.0, abs=1e-2)
+
+
+# ---------------------------------------------------------------- mutual information
+def test_mi_of_well_separated_examples_is_log_n():
+    N = 600
+    mu = torch.arange(N, dtype=torch.float64) * 10
+    samples = mu[:, None] + torch.randn(N, 5, generator=_g(8), dtype=torch.float64)
+    value = I.mutual_information(samples, mu + torch.randn(N, generator=_g(9), dtype=torch.float64))
+    assert value == pytest.approx(math.log(N), abs=1e-3)
+
+
+def test_mi_of_indistinguishable_examples_is_near_zero():
+    N = 600
+    value = I.mutual_information(torch.randn(N, 5, generator=_g(10)), torch.randn(N, generator=_g(11)))
+    assert -0.15 < value < 0.05
+
+
+def test_mi_of_two_tight_clusters_is_about_log_2():
+    mu = torch.cat([torch.zeros(300), torch.full((300,), 50.0)]).double()
+    samples = mu[:, None] + torch.randn(600, 5, generator=_g(12), dtype=torch.float64)
+    value = I.mutual_information(samples, mu + torch.randn(600, generator=_g(13), dtype=torch.float64))
+    assert 0.55 < value < math.log(2) + 0.01
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mi_never_exceeds_log_n(seed):
+    N = 50
+    samples = torch.randn(N, 3, generator=_g(seed)) * torch.rand(N, 1, generator=_g(seed + 100)) * 5
+    assert I.mutual_information(samples, torch.randn(N, generator=_g(seed + 200))) <= math.log(N) + 1e-9
+
+
+def test_mi_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        I.mutual_information(torch.zeros(5), torch.zeros(5))
+
+
+# ---------------------------------------------------------------- training with a teacher
+@pytest.mark.data
+def test_distilled_smoke_entry_records_gamma_and_mi(smoke_zoo, smoke_records):
+    rec = Z.train("smoke-kd-mlp-mnist", progress=False, device="cpu")
+    assert 0.0 <= rec["gamma"] <= 1.0
+    points = rec["history"][0]["mi"]
+    assert points[0][0] == 0 and len(points) >= 3
+    assert all(-0.5 < v <= math.log(40) + 1e-9 for _, v in points)
+    assert rec["config"]["teacher"] == "smoke-mlp-mnist" and rec["config"]["beta"] == 0.6
+
+
+def test_distilling_from_a_missing_teacher_says_what_to_do(tmp_zoo):
+    with pytest.raises(Z.ZooError, match="has not been trained"):
+        Z.train("smoke-kd-mlp-mnist", progress=False, device="cpu")
