@@ -357,6 +357,18 @@ def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch
     return out, split_data.labels
 
 
+def shard(entries: list[str], spec: str) -> list[str]:
+    """The ``I``-th of ``N`` interleaved slices of ``entries`` (``spec = "I/N"``, 1-based; appendix B): the
+    N slices are disjoint and together hold every entry once, so N independent jobs train a sweep."""
+    try:
+        i, n = (int(v) for v in spec.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N with whole numbers, e.g. 2/8; got {spec!r}") from None
+    if not 1 <= i <= n:
+        raise ValueError(f"--shard I/N needs 1 <= I <= N; got {spec!r}")
+    return entries[i - 1::n]
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m lsmooth_lib zoo list | train NAME... [--force] | verify``."""
     import argparse
@@ -369,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--force", action="store_true")
     tr.add_argument("--match", action="store_true", help="treat NAMES as substrings")
     tr.add_argument("--device")
+    tr.add_argument("--shard", metavar="I/N", help="train only the I-th of N interleaved slices of the selected "
+                    "entries (1 <= I <= N), e.g. one slice per job of a scheduler's array")
     vf = sub.add_parser("verify", help="recompute every weight hash")
     vf.add_argument("names", nargs="*")
     args = p.parse_args(argv)
@@ -384,8 +398,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"{rec['wall_time_s']:7.0f} s  {rec['hardware']}")
         elif args.cmd == "train":
             todo = [n for pat in args.names for n in names(pat)] if args.match else args.names
+            todo = list(dict.fromkeys(todo))
             for n in todo:
                 get_config(n)
+            if args.shard:
+                todo = shard(todo, args.shard)
             for n in todo:
                 rec = train(n, force=args.force, device=args.device)
                 print(f"{n}: test acc {rec['metrics']['test']['acc']:.4f} in {rec['wall_time_s']:.0f} s")

@@ -390,3 +390,22 @@ def test_cli_usage(tmp_zoo, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["zoo", "frobnicate"])
     assert exit_.value.code == 2
+
+
+def test_shards_partition_the_selection():
+    entries = Z.names("cpu-alexnet")
+    slices = [Z.shard(entries, f"{i}/3") for i in (1, 2, 3)]
+    assert sorted(sum(slices, [])) == sorted(entries) and all(slices)
+    assert Z.shard(entries, "1/1") == entries
+    for bad in ("0/3", "4/3", "a/b", "3"):
+        with pytest.raises(ValueError, match="shard"):
+            Z.shard(entries, bad)
+
+
+def test_cli_shard_trains_only_its_slice(tmp_zoo, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(Z, "train", lambda n, **kw: calls.append(n) or {"metrics": {"test": {"acc": 0.5}}, "wall_time_s": 1})
+    assert cli.main(["zoo", "train", "smoke", "--match", "--shard", "2/2"]) == 0
+    assert calls == Z.names("smoke")[1::2]
+    assert cli.main(["zoo", "train", "smoke", "--match", "--shard", "3/2"]) == 2
+    assert "--shard" in capsys.readouterr().err

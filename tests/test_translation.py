@@ -42,6 +42,14 @@ def test_missing_offline_text_says_what_to_do(tmp_path, monkeypatch):
         D.load_text("multi30k", "dev")
 
 
+def test_offline_without_a_copy_refuses_to_download(tmp_path, monkeypatch):
+    monkeypatch.delenv("LSMOOTH_DATA", raising=False)
+    monkeypatch.setenv("LSMOOTH_CACHE", str(tmp_path))
+    monkeypatch.setenv("LSMOOTH_OFFLINE", "1")
+    with pytest.raises(D.DataUnavailableError, match="forbids downloads"):
+        D.load_text("multi30k", "test")
+
+
 def test_tokenizer_cache_is_reproducible_and_reused(tmp_path):
     sp = TR.tokenizer(V, folder=tmp_path)
     path = TR.tokenizer_path(V, tmp_path)
