@@ -12,10 +12,19 @@ import torch
 import torch.nn.functional as F
 
 
+def _floats(logits) -> torch.Tensor:
+    # float32 or float64 logits are used as they are (no float64 copy of a 17,000 x 5,000 array in
+    # chapter 4); half precision and integers are widened to float32.
+    z = torch.as_tensor(logits)
+    return z if z.dtype in (torch.float32, torch.float64) else z.float()
+
+
 def confidences(logits: torch.Tensor, temperature: float = 1.0):
-    """``(confidence, predicted class)`` of each row: the largest softmax probability at ``temperature``."""
-    probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float64) / temperature, dim=-1)
-    return probs.max(dim=-1)
+    """``(confidence, predicted class)`` of each row: the largest softmax probability at ``temperature``
+    (computed as ``exp(max_k z_k / T - logsumexp(z / T))``, returned in float64)."""
+    z = _floats(logits) / temperature
+    top, pred = z.max(dim=-1)
+    return torch.exp(top - torch.logsumexp(z, dim=-1)).double(), pred
 
 
 def reliability_bins(logits: torch.Tensor, labels: torch.Tensor, n_bins: int = 15, temperature: float = 1.0) -> dict:
@@ -46,17 +55,17 @@ def ece(logits: torch.Tensor, labels: torch.Tensor, n_bins: int = 15, temperatur
 
 def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood of the labels under ``softmax(logits / T)`` (chapter 3)."""
-    return float(F.cross_entropy(torch.as_tensor(logits, dtype=torch.float64) / temperature, torch.as_tensor(labels)))
+    return float(F.cross_entropy(_floats(logits) / temperature, torch.as_tensor(labels)))
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """The temperature ``T > 0`` minimising the NLL of ``softmax(logits / T)`` on these (validation) data (chapter 3).
 
-    Optimised over ``log T`` with L-BFGS in float64, so ``T`` stays positive.
+    Optimised over ``log T`` with L-BFGS (in the logits' precision), so ``T`` stays positive.
     """
-    z = torch.as_tensor(logits, dtype=torch.float64)
+    z = _floats(logits)
     y = torch.as_tensor(labels)
-    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    log_t = torch.zeros(1, dtype=z.dtype, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
@@ -65,7 +74,8 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
         loss.backward()
         return loss
 
-    opt.step(closure)
+    with torch.enable_grad():  # also inside torch.no_grad() / set_grad_enabled(False), as chapter 4 runs
+        opt.step(closure)
     return float(log_t.detach().exp())
 
 

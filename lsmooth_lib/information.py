@@ -61,7 +61,7 @@ def logit_difference_samples(model, split, classes=("airplane", "dog"), n: int =
 
 
 def model_mutual_information(model, split, classes=("airplane", "dog"), n: int = 300, draws: int = 5,
-                             seed: int = 0) -> float:
+                             seed: int = 0, augment: dict | None = None) -> float:
     """The paper's Figure-6 quantity for ``model`` on ``split``: :func:`mutual_information` of the logit
     difference of two classes over ``2 n`` training images, ``draws`` augmentations each (chapter 5)."""
-    return mutual_information(*logit_difference_samples(model, split, classes, n, draws, seed=seed))
+    return mutual_information(*logit_difference_samples(model, split, classes, n, draws, augment, seed))

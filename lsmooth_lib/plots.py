@@ -480,13 +480,14 @@ def draw_decoding_explorer(fig: Figure, T: float, data: dict, n_bins: int = 15) 
     """Chapter 4's slider figure: at decoding temperature ``T``, the next-token reliability diagram of each
     model (left), BLEU against T with ``T`` marked (middle), and one sentence translated by each model (bottom).
 
-    ``data[label]`` holds test ``logits`` and ``labels`` (teacher forcing), ``rows`` (the zoo record's decoding
-    sweep), ``color`` and ``examples`` (``{T: translation}``); ``data["_source"]`` and ``data["_reference"]``
-    are the example's English source and German reference.  Everything is precomputed, so the figure needs
-    no model: bind ``data`` with ``functools.partial`` for :func:`static_sliders` / :func:`live_sliders`.
+    ``data[label]`` holds ``bins`` (``{T: calibration.reliability_bins(...)}`` of the next-token predictions,
+    teacher forcing), ``rows`` (the zoo record's decoding sweep), ``color`` and ``examples``
+    (``{T: translation}``); ``data["_source"]`` and ``data["_reference"]`` are the example's English source and
+    German reference.  Everything is precomputed and small, so the figure needs no model and no logits: bind
+    ``data`` with ``functools.partial`` for :func:`static_sliders` / :func:`live_sliders`.
     """
     import textwrap
-    from . import calibration as C
+    import torch
 
     use_style()
     fig.set_layout_engine("none")
@@ -497,17 +498,18 @@ def draw_decoding_explorer(fig: Figure, T: float, data: dict, n_bins: int = 15) 
     models = [k for k in data if not k.startswith("_")]
     for label in models:
         d = data[label]
-        b = C.reliability_bins(d["logits"], d["labels"], n_bins, T)
+        b = d["bins"][T]
         keep = b["count"] >= 20
+        err = float(torch.nan_to_num((b["acc"] - b["conf"]).abs() * b["count"] / b["count"].sum(), nan=0.0).sum())
         ax1.plot(b["conf"][keep].numpy(), b["acc"][keep].numpy(), color=d["color"], marker="o", ms=3,
-                 label=f"{label}: ECE {C.ece(d['logits'], d['labels'], n_bins, T):.3f}")
+                 label=f"{label}: ECE {err:.3f}")
         rows = sorted(d["rows"], key=lambda r: r["temperature"])
         ax2.plot([r["temperature"] for r in rows], [r["bleu"] for r in rows], color=d["color"], marker="o", ms=3,
                  label=label)
         here = min(rows, key=lambda r: abs(r["temperature"] - T))
         ax2.scatter([here["temperature"]], [here["bleu"]], s=80, color=d["color"], edgecolors="black", zorder=5)
     ax1.legend(loc="upper left", fontsize=7)
-    ax1.set_title("next-token reliability (test)", fontsize=10)
+    ax1.set_title("next-token reliability", fontsize=10)
     ax2.axvline(T, color="black", lw=0.8, ls=":")
     ax2.set_xlabel("decoding temperature T")
     ax2.set_ylabel("BLEU (beam 4)")

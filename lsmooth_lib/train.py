@@ -185,7 +185,8 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
     if mi:  # the paper's Figure 6: mutual information between example index and a logit difference
         from .information import model_mutual_information
         mi_split = D.load_split(cfg["dataset"], "train")
-        measure_mi = lambda: model_mutual_information(model, mi_split, tuple(mi["classes"]), mi["n"], mi["draws"])  # noqa: E731
+        measure_mi = lambda: model_mutual_information(model, mi_split, tuple(mi["classes"]), mi["n"], mi["draws"],  # noqa: E731
+                                                      augment=mi.get("augment"))
         model.train()
     autocast, scaler = _autocast(device)
     steps_per_epoch = max(1, len(train_split) // cfg["batch_size"])

@@ -295,12 +295,13 @@ def decoding_sweep(model, split: TextSplit, temperatures, beam: int = 4, progres
 
 
 # ---------------------------------------------------------------- Figure 7: projections of next-token predictions
-def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: int = 200):
+def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: int = 200, features=None):
     """Penultimate activations at the first ``n`` target positions of each of three ``tokens`` (pieces or
     ids), projected onto the plane through their templates (the paper's Figure 7; chapters 2 and 4).
 
     A position counts for a token when that token is the correct next token; the prefix is the correct one
     (teacher forcing).  Returns a :class:`lsmooth_lib.geometry.Projection` like chapter 2's images.
+    ``features``: the activations of the whole split, if already computed (``token_logits(..., features=True)``).
     """
     from .geometry import Projection, augment, project
     if len(tokens) != 3 or len(set(tokens)) != 3:
@@ -308,10 +309,14 @@ def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: in
     ids = [split.class_index(t) if isinstance(t, str) else int(t) for t in tokens]
     feats, labels = [], []
     counts = [0, 0, 0]
-    for start in range(0, len(split), batch_size):
-        part = split.subset(range(start, min(start + batch_size, len(split))))
-        f = token_logits(model, part, features=True)
-        y = part.labels
+    if features is None:  # only sentences that contain one of the tokens need the network (in split order)
+        wanted = set(ids)
+        keep = [i for i, t in enumerate(split.tgt) if wanted.intersection(t)]
+        parts = (split.subset(keep[i:i + batch_size]) for i in range(0, len(keep), batch_size))
+        chunks = ((token_logits(model, part, features=True), part.labels) for part in parts)
+    else:
+        chunks = [(features, split.labels)]
+    for f, y in chunks:
         for i, k in enumerate(ids):
             sel = torch.nonzero(y == k).flatten()[:n - counts[i]]
             feats.append(f[sel])
