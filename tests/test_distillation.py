@@ -47,7 +47,7 @@ def test_temperature_softens_the_teacher():
 def test_logit_matching_mode():
     s, t = torch.zeros(2, 3), torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, 0.0]])
     y = torch.tensor([0, 1])
-    assert torch.isclose(KD.distillation_loss(s, t, y, beta=1.0, mode="logits"), torch.tensor((0.5 * 2 + 0.5 * 4) / 2))
+    assert torch.isclose(KD.distillation_loss(s, t, y, beta=1.0, mode="logits"), torch.tensor((0.5 * 2 + 0.5 * 4) / 6))
 
 
 @pytest.mark.parametrize("bad", [dict(beta=1.5), dict(beta=-0.1), dict(temperature=0), dict(mode="l2")])
