@@ -307,8 +307,10 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def batches(split: Split, batch_size: int, *, input_size: int | None = None, augment: dict | None = None,
-            shuffle: bool = False, generator: torch.Generator | None = None, device="cpu", drop_last: bool = False):
-    """Iterate over ``(x, y)`` batches: normalised float images on ``device`` and their labels.
+            shuffle: bool = False, generator: torch.Generator | None = None, device="cpu", drop_last: bool = False,
+            with_index: bool = False):
+    """Iterate over ``(x, y)`` batches: normalised float images on ``device`` and their labels
+    (``(x, y, index)`` with ``with_index=True``: the examples' positions in ``split``; ``None`` for text).
 
     ``augment`` (``{"pad": 4, "flip": True}`` etc.) applies :func:`random_crop_flip` to the model's
     ``input_size``; without it, images larger than ``input_size`` are centre-cropped.
@@ -317,8 +319,9 @@ def batches(split: Split, batch_size: int, *, input_size: int | None = None, aug
     """
     if getattr(split, "is_text", False):
         from .translation import text_batches
-        yield from text_batches(split, batch_size, shuffle=shuffle, generator=generator, device=device,
-                                drop_last=drop_last)
+        for x, y in text_batches(split, batch_size, shuffle=shuffle, generator=generator, device=device,
+                                 drop_last=drop_last):
+            yield (x, y) + ((None,) if with_index else ())  # a text batch's targets are tokens, not examples
         return
     images = split.images.to(device)
     labels = split.labels.to(device)
@@ -333,4 +336,4 @@ def batches(split: Split, batch_size: int, *, input_size: int | None = None, aug
             x = random_crop_flip(x, size, augment.get("pad", 0), augment.get("flip", False), generator)
         elif x.shape[-1] != size:
             x = center_crop(x, size)
-        yield normalize(x, split.dataset), labels[idx]
+        yield (normalize(x, split.dataset), labels[idx]) + ((idx,) if with_index else ())

@@ -79,3 +79,35 @@ def smoothing_logits(labels: torch.Tensor, num_classes: int, alpha: float) -> to
     from .losses import smooth_targets
     check_alpha(alpha)
     return smooth_targets(labels, num_classes, alpha, dtype=torch.float64).clamp_min(1e-300).log()
+
+
+def figure5_results(dataset: str = "cifar10") -> dict:
+    """The points of the paper's Figure 5, read from the zoo records (chapter 5): test accuracies over seeds.
+
+    Returns ``{"teacher": {alpha: [acc, ...]}, "student": {alpha: [...]},
+    "from_hard": {T: {"gamma": [...], "acc": [...]}}, "from_ls": {alpha: {"gamma": [...], "acc": [...]}}}``:
+    the ResNet teachers and the AlexNet students trained directly with label smoothing against ``alpha``
+    (= gamma), and the students distilled from the hard-target teacher at temperature ``T`` or from a label
+    smoothing teacher at ``T = 1``, with the equivalent smoothing ``gamma`` each record holds.  Only trained
+    entries appear, so the figure grows as the zoo does.
+    """
+    from . import zoo
+
+    out: dict = {"teacher": {}, "student": {}, "from_hard": {}, "from_ls": {}}
+    for name in zoo.trained():
+        rec = zoo.record(name)
+        cfg = rec["config"]
+        if cfg["dataset"] != dataset or cfg["preset"] != "cpu":
+            continue
+        acc = rec["metrics"]["test"]["acc"]
+        if cfg.get("teacher"):
+            t_alpha = zoo.get_config(cfg["teacher"])["alpha"]
+            key, group = (cfg["distill_temperature"], "from_hard") if t_alpha == 0 else (t_alpha, "from_ls")
+            point = out[group].setdefault(key, {"gamma": [], "acc": []})
+            point["gamma"].append(rec["gamma"])
+            point["acc"].append(acc)
+        elif cfg["model"] == "alexnet":
+            out["student"].setdefault(cfg["alpha"], []).append(acc)
+        elif cfg["model"].startswith("resnet"):
+            out["teacher"].setdefault(cfg["alpha"], []).append(acc)
+    return {k: dict(sorted(v.items())) for k, v in out.items()}

@@ -522,3 +522,97 @@ def draw_decoding_explorer(fig: Figure, T: float, data: dict, n_bins: int = 15) 
              family="monospace", transform=ax3.transAxes)
     fig.suptitle(f"decoding temperature T = {T:g}", fontsize=11)
     return fig
+
+
+# ---------------------------------------------------------------- chapter 5 figures
+def _min_mean_max(ax, xs, ys_lists, **style):
+    """One line through the means, with a min-max error bar at each point (the paper's Figure 5 style)."""
+    import numpy as np
+    mean = [float(np.mean(v)) for v in ys_lists]
+    lo = [m - min(v) for m, v in zip(mean, ys_lists)]
+    hi = [max(v) - m for m, v in zip(mean, ys_lists)]
+    ax.errorbar(xs, mean, yerr=[lo, hi], capsize=3, **style)
+
+
+def draw_distillation(fig: Figure, results: dict) -> Figure:
+    """Chapter 5 (the paper's Figure 5): top, the teacher's accuracy against alpha; bottom, the student trained
+    directly with label smoothing against alpha, and the students distilled from the hard-target teacher
+    (temperature T, annotated) and from label-smoothing teachers (T = 1) against the equivalent smoothing gamma.
+    ``results`` is :func:`lsmooth_lib.distillation.figure5_results`; error bars span min to max over seeds."""
+    import numpy as np
+    use_style()
+    fig.set_layout_engine("constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.6])
+    if results["teacher"]:
+        t = results["teacher"]
+        _min_mean_max(top, list(t), [[100 * a for a in v] for v in t.values()], color=COLORS["hard"], marker="o",
+                      ls="-", label="teacher (ResNet), trained with label smoothing alpha")
+    top.set_ylabel("teacher test acc. (%)")
+    top.legend(fontsize=8, loc="lower right")
+    s = results["student"]
+    _min_mean_max(bottom, list(s), [[100 * a for a in v] for v in s.values()], color="#8fbbd9", marker="o", ls="-",
+                  label="student (AlexNet) trained with label smoothing: gamma = alpha")
+    for group, color, label in (("from_hard", COLORS["ls"], "distilled from the hard-target teacher at temperature T"),
+                                ("from_ls", COLORS["hard"], "distilled from label-smoothing teachers at T = 1")):
+        pts = results[group]
+        if not pts:
+            continue
+        xs = [float(np.mean(p["gamma"])) for p in pts.values()]
+        order = np.argsort(xs)
+        keys = [list(pts)[i] for i in order]
+        _min_mean_max(bottom, [xs[i] for i in order], [[100 * a for a in pts[k]["acc"]] for k in keys], color=color,
+                      marker="s", ls="--", label=label)
+        for k, i in zip(keys, order):
+            note = f"T={k:g}" if group == "from_hard" else f"alpha={k:g}"
+            bottom.annotate(note, (xs[i], 100 * float(np.mean(pts[k]["acc"]))), textcoords="offset points",
+                            xytext=(4, 5), fontsize=7, color=color)
+    bottom.set_xlabel("equivalent label smoothing gamma")
+    bottom.set_ylabel("student test acc. (%)")
+    bottom.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def draw_mutual_information(fig: Figure, curves: dict, n: int, title: str | None = None) -> Figure:
+    """Chapter 5 (the paper's Figure 6): the mutual-information estimate against the training step, one line per
+    entry of ``curves`` (``label -> (steps, values)``, optionally a third item, the colour), with the bounds
+    log N (every example distinguishable) and log 2 (only the class is left) as dotted lines."""
+    import math
+    use_style()
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    for label, curve in curves.items():
+        steps, values = curve[0], curve[1]
+        color = curve[2] if len(curve) > 2 else None
+        ax.plot(steps, values, marker="o", markersize=3, label=label, color=color)
+    for value, text in ((math.log(n), f"log N = log {n}"), (math.log(2), "log 2")):
+        ax.axhline(value, color="black", ls=":", lw=1)
+        ax.annotate(text, (0, value), textcoords="offset points", xytext=(2, 3), fontsize=8)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("mutual information (nats)")
+    ax.set_ylim(0, math.log(n) * 1.08)
+    ax.legend(loc="center right", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def draw_soft_targets(fig: Figure, T: float, data: dict) -> Figure:
+    """Chapter 5's slider figure: the soft targets ``softmax(z / T)`` two teachers give a few training images of
+    one class, one line per image, on a log scale.  ``data`` holds ``classes`` (names), ``label`` (the images'
+    class) and ``teachers``: ``{title: logits (n_images, K)}``."""
+    import torch
+    use_style()
+    fig.set_layout_engine("constrained")
+    teachers = data["teachers"]
+    axes = fig.subplots(1, len(teachers), sharey=True, squeeze=False)[0]
+    K = len(data["classes"])
+    for ax, (title, z) in zip(axes, teachers.items()):
+        p = torch.softmax(torch.as_tensor(z, dtype=torch.float64) / T, 1)
+        for row in p:
+            ax.plot(range(K), row.numpy(), marker="o", markersize=3, lw=1, alpha=0.8)
+        ax.set_yscale("log")
+        ax.set_ylim(1e-6, 1.5)
+        ax.set_xticks(range(K), data["classes"], rotation=60, fontsize=7)
+        ax.set_title(f"{title}, T = {T:g}", fontsize=10)
+    axes[0].set_ylabel(f"teacher's probability (images of class '{data['label']}')")
+    return fig

@@ -176,11 +176,16 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
             gen.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
             history, start = state["history"], state["epoch"]
-    teacher = None
+    teacher = teacher_cache = None
     if cfg.get("teacher"):  # distillation (chapter 5): a frozen zoo model gives the soft targets, same batches
         from .zoo import load as zoo_load
         teacher, _ = zoo_load(cfg["teacher"], device=device)
         teacher.requires_grad_(False)
+        if teacher.input_size != model.input_size:
+            raise ValueError(f"the teacher {cfg['teacher']!r} sees {teacher.input_size}-pixel inputs and the student "
+                             f"{model.input_size}-pixel ones; distillation feeds both the same batch, so make them equal")
+        if not cfg["augment"]:  # un-augmented inputs: the teacher's logits never change, so compute them once
+            teacher_cache = predict(teacher, train_split, cfg["eval_batch_size"], device).to(device)
     mi = cfg.get("track_mi")
     if mi:  # the paper's Figure 6: mutual information between example index and a logit difference
         from .information import model_mutual_information
@@ -199,9 +204,9 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
         mi_points = []
         if mi and epoch == 0:
             mi_points.append([0, measure_mi()])
-        for step, (x, y) in enumerate(D.batches(train_split, cfg["batch_size"], input_size=model.input_size,
-                                                augment=cfg["augment"], shuffle=True, generator=gen,
-                                                device=device, drop_last=True)):
+        for step, (x, y, idx) in enumerate(D.batches(train_split, cfg["batch_size"], input_size=model.input_size,
+                                                     augment=cfg["augment"], shuffle=True, generator=gen,
+                                                     device=device, drop_last=True, with_index=True)):
             for group in opt.param_groups:
                 group["lr"] = cfg["lr"] * _lr_factor(cfg, epoch + step / steps_per_epoch)
             with autocast:
@@ -209,7 +214,7 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
                 t_logits = None
                 if teacher is not None:
                     with torch.no_grad():
-                        t_logits = teacher(x).float()
+                        t_logits = teacher_cache[idx] if teacher_cache is not None else teacher(x).float()
             if teacher is not None:
                 from .distillation import distillation_loss
                 loss = distillation_loss(logits.float(), t_logits, y, cfg["beta"], cfg["distill_temperature"],

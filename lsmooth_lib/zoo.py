@@ -69,6 +69,10 @@ def _mnist_mlp(kind: str, seed: int) -> dict:
     # lr 0.02 for every MNIST entry, linear decay to 0.
     base = dict(dataset="mnist", epochs=60, batch_size=128, lr=0.02, momentum=0.9, nesterov=False, weight_decay=0.0,
                 schedule="linear", seed=seed, preset="cpu")
+    # Only seed 0's teachers are committed with weights (4.8 MB each; chapter 5 inspects them); the other
+    # seeds' teachers keep metrics in the zoo and their weights in the local cache, for their students.
+    if kind.startswith("teacher") and seed:
+        base["keep_weights"] = False
     if kind == "teacher-dropout":
         return dict(base, model="mlp1200", model_kwargs=dict(dropout=0.5, input_dropout=0.2), augment={"pad": 2},
                     description="MNIST teacher 2x1200, dropout, jitter 2 px")
@@ -120,6 +124,20 @@ for _a in (0.0, 0.1):  # chapter 4's translation models
     CONFIGS[f"cpu-transformer-multi30k-a{_a:g}-s0"] = _transformer_cpu(_a, 0)
 for _a in (0.0, 0.1, 0.3, 0.6):  # the distillation teachers of chapter 5 (15 epochs: they must fit CIFAR-10)
     CONFIGS[f"cpu-resnet20-cifar10-a{_a:g}-s0"] = _resnet20_cpu("cifar10", _a, 0, epochs=15, track_mi=TRACK_MI)
+# Chapter 5, Figure 5: AlexNet students (the CPU preset above, hard labels off: beta = 1, student temperature 1)
+# distilled from the ResNet-20 teachers -- from the hard-target teacher at several temperatures, from the LS
+# teachers at T = 1.  Their inputs are not augmented, so the teacher's logits are computed once (train.fit).
+def _alexnet_student(teacher_alpha: float, temperature: float, seed: int) -> dict:
+    teacher = f"cpu-resnet20-cifar10-a{teacher_alpha:g}-s0"
+    return dict(_alexnet_cpu(0.0, seed), teacher=teacher, beta=1.0, distill_temperature=temperature,
+                student_temperature=1.0, distill_mode="soft", keep_weights=False,
+                description=f"TF-tutorial AlexNet student distilled from {teacher} at T = {temperature:g} (beta 1)")
+
+
+for _t in (1, 2, 3, 4, 8, 12, 16):
+    CONFIGS[f"cpu-alexnet-cifar10-kd-a0-T{_t}-s0"] = _alexnet_student(0.0, _t, 0)
+for _a in (0.1, 0.3, 0.6):
+    CONFIGS[f"cpu-alexnet-cifar10-kd-a{_a:g}-T1-s0"] = _alexnet_student(_a, 1, 0)
 for _s in (0, 1, 2):  # chapter 5's MNIST toy
     CONFIGS[f"cpu-mlp1200-mnist-dropout-s{_s}"] = _mnist_mlp("teacher-dropout", _s)
     CONFIGS[f"cpu-mlp1200-mnist-ls-s{_s}"] = _mnist_mlp("teacher-ls", _s)
@@ -207,14 +225,19 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
         teacher, _ = load(cfg["teacher"], device=dev)
         train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
         rec["gamma"] = equivalent_smoothing(predict(teacher, train_split), train_split.labels, cfg["distill_temperature"])
-    if cfg.get("keep_weights", True):
-        half: dict = {}  # tied parameters (the Transformer's embedding = output layer) are stored once
-        state = {k: (half.setdefault(v.data_ptr(), v.half()) if v.is_floating_point() else v)
-                 for k, v in model.state_dict().items()}
-        tmp = pt.with_name(pt.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, pt)
-        rec["weights"] = dict(file=pt.name, sha256=sha256(pt), bytes=pt.stat().st_size, dtype="float16")
+    half: dict = {}  # tied parameters (the Transformer's embedding = output layer) are stored once
+    state = {k: (half.setdefault(v.data_ptr(), v.half()) if v.is_floating_point() else v)
+             for k, v in model.state_dict().items()}
+    # A metrics-only entry (keep_weights=False, to keep the committed zoo small) still keeps its weights on
+    # this machine (zoo/.local/, git-ignored), so that entries built on it (a distilled student's teacher) train on this machine.
+    keep = cfg.get("keep_weights", True)
+    out = pt if keep else _local_weights(name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, out)
+    rec["weights" if keep else "local_weights"] = dict(file=out.name, sha256=sha256(out), bytes=out.stat().st_size,
+                                                       dtype="float16")
     tmp = js.with_name(js.name + ".tmp")
     tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
     os.replace(tmp, js)
@@ -263,7 +286,12 @@ def load(name: str, train_if_missing: bool = False, device=None):
                            f"`python -m lsmooth_lib zoo train {name}` or call load(..., train_if_missing=True).")
         rec = train(name, device=device)
     if "weights" not in rec:
-        raise ZooError(f"zoo entry {name!r} keeps metrics only, no weights; its record has what the chapters use.")
+        local = _local_weights(name)
+        if "local_weights" not in rec or not local.exists() or sha256(local) != rec["local_weights"]["sha256"]:
+            raise ZooError(f"zoo entry {name!r} keeps metrics only: its weights are not committed (its record has what "
+                           f"the chapters use). To get them on this machine, retrain it: "
+                           f"`python -m lsmooth_lib zoo train {name} --force` (they go to {local}).")
+        pt, rec = local, {**rec, "weights": rec["local_weights"]}
     if not pt.exists():
         raise ZooError(f"weights of {name!r} are missing ({pt}). Restore them from git (`git checkout -- {pt}`) "
                        f"or retrain: `python -m lsmooth_lib zoo train {name} --force`.")
@@ -288,6 +316,11 @@ def load(name: str, train_if_missing: bool = False, device=None):
     model = build_model(cfg["model"], D.dataset_info(cfg["dataset"])["num_classes"], **cfg["model_kwargs"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.to(pick_device(device)).eval(), rec
+
+
+def _local_weights(name: str) -> Path:
+    """Where a metrics-only entry keeps its weights on this machine (``zoo/.local/``, never committed)."""
+    return zoo_dir() / ".local" / f"{name}.pt"
 
 
 def verify(selected: list[str] | None = None) -> list[tuple[str, str]]:

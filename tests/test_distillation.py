@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from lsmooth_lib import distillation as KD
 from lsmooth_lib import information as I
 from lsmooth_lib import losses
+from lsmooth_lib import train as T
 from lsmooth_lib import zoo as Z
 
 
@@ -120,3 +121,35 @@ def test_distilled_smoke_entry_records_gamma_and_mi(smoke_zoo, smoke_records):
 def test_distilling_from_a_missing_teacher_says_what_to_do(tmp_zoo):
     with pytest.raises(Z.ZooError, match="has not been trained"):
         Z.train("smoke-kd-mlp-mnist", progress=False, device="cpu")
+
+
+@pytest.mark.data
+def test_a_metrics_only_teacher_keeps_local_weights_for_its_students(tmp_zoo, monkeypatch):
+    # Chapter 5's MNIST teachers of seeds 1-2 are committed without weights (zoo budget); their weights stay in
+    # zoo/.local/ so that their students train on the same machine, and a missing copy says how to get it back.
+    monkeypatch.setitem(Z.CONFIGS, "smoke-mlp-mnist", {**Z.CONFIGS["smoke-mlp-mnist"], "keep_weights": False})
+    rec = Z.train("smoke-mlp-mnist", progress=False, device="cpu")
+    assert "weights" not in rec and not (tmp_zoo / "smoke-mlp-mnist.pt").exists()
+    local = tmp_zoo / ".local" / "smoke-mlp-mnist.pt"
+    assert rec["local_weights"]["sha256"] == Z.sha256(local)
+    model, _ = Z.load("smoke-mlp-mnist")
+    assert sum(p.numel() for p in model.parameters()) > 0
+    student = Z.train("smoke-kd-mlp-mnist", progress=False, device="cpu")
+    assert 0.0 <= student["gamma"] <= 1.0
+    assert Z.verify() == []
+    local.write_bytes(local.read_bytes()[:100])  # truncated: refused, with the command that recreates it
+    with pytest.raises(Z.ZooError, match="keeps metrics only.*--force"):
+        Z.load("smoke-mlp-mnist")
+
+
+@pytest.mark.data
+def test_cached_teacher_logits_train_like_the_teacher_run_on_every_batch(smoke_zoo):
+    # Without augmentation fit() computes the teacher's logits once; a no-op augmentation (pad 0, no flip)
+    # makes it run the teacher on every batch instead.  Both must give the same training run (one epoch: the
+    # no-op crop still draws random offsets, which changes the next epoch's shuffle).
+    cfg = {k: v for k, v in Z.CONFIGS["smoke-kd-mlp-mnist"].items() if k != "track_mi"}
+    _, cached = T.fit(cfg, progress=False, device="cpu")
+    _, live = T.fit({**cfg, "augment": {"pad": 0}}, progress=False, device="cpu")
+    for a, b in zip(cached, live, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val_acc"] == pytest.approx(b["val_acc"], abs=1e-3)
