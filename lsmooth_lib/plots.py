@@ -611,7 +611,7 @@ def draw_soft_targets(fig: Figure, T: float, data: dict) -> Figure:
         for row in p:
             ax.plot(range(K), row.numpy(), marker="o", markersize=3, lw=1, alpha=0.8)
         ax.set_yscale("log")
-        ax.set_ylim(1e-6, 1.5)
+        ax.set_ylim(1e-10, 1.5)
         ax.set_xticks(range(K), data["classes"], rotation=60, fontsize=7)
         ax.set_title(f"{title}, T = {T:g}", fontsize=10)
     axes[0].set_ylabel(f"teacher's probability (images of class '{data['label']}')")

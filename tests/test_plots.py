@@ -288,3 +288,41 @@ def test_explore_projections_offers_every_class_and_only_trained_alphas(restore_
     assert [v for _, v in controls["alpha"].options] == [0.0, 0.1]
     assert list(controls["class 1"].options) == split.classes and controls["class 3"].value == "c3"
     assert list(controls["split"].options) == ["train", "val"]
+
+
+# ---------------------------------------------------------------- chapter 5
+def test_draw_distillation_puts_each_series_at_its_gamma(restore_rc):
+    from matplotlib.figure import Figure
+    res = {"teacher": {0.0: [0.78], 0.1: [0.79]}, "student": {0.0: [0.74, 0.76], 0.1: [0.76]},
+           "from_hard": {1.0: {"gamma": [0.02], "acc": [0.77]}, 4.0: {"gamma": [0.3], "acc": [0.775]}},
+           "from_ls": {0.1: {"gamma": [0.11], "acc": [0.75]}}}
+    fig = P.draw_distillation(Figure(), res)
+    top, bottom = fig.axes[:2]
+    xs = {round(float(x), 3) for line in bottom.get_lines() for x in line.get_xdata()}
+    assert {0.02, 0.3, 0.11, 0.0, 0.1} <= xs
+    labels = [t.get_text() for t in bottom.get_legend().get_texts()]
+    assert len(labels) == 3 and any("temperature" in t for t in labels)
+    assert {t.get_text() for t in bottom.texts} == {"T=1", "T=4", "alpha=0.1"}
+    ys = [y for line in bottom.get_lines() for y in line.get_ydata()]
+    assert max(ys) == pytest.approx(77.5) and min(ys) >= 74  # percent, means of the seeds
+
+
+def test_draw_mutual_information_marks_log_n_and_log_2(restore_rc):
+    from matplotlib.figure import Figure
+    fig = P.draw_mutual_information(Figure(), {"a": ([0, 10], [1.0, 2.0])}, n=600)
+    ax = fig.axes[0]
+    levels = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":")
+    assert levels == pytest.approx([math.log(2), math.log(600)])
+    assert ax.get_ylim()[1] > math.log(600)
+
+
+def test_draw_soft_targets_tempers_the_teachers(restore_rc):
+    from matplotlib.figure import Figure
+    z = np.array([[5.0, 0.0, -5.0], [4.0, 1.0, -3.0]])
+    data = {"classes": ["a", "b", "c"], "label": "a", "teachers": {"hard": z, "smooth": z / 10}}
+    for T in (1.0, 4.0):
+        fig = P.draw_soft_targets(Figure(), T, data)
+        first = fig.axes[0].get_lines()[0].get_ydata()
+        expected = np.exp(z[0] / T) / np.exp(z[0] / T).sum()
+        assert np.allclose(first, expected) and len(fig.axes[0].get_lines()) == 2
+        assert fig.axes[0].get_yscale() == "log" and f"T = {T:g}" in fig.axes[0].get_title()
