@@ -269,6 +269,22 @@ def load_split(name: str, split: str = "train", limit: int | None = None) -> Spl
     return Split(name, split, images, labels, classes, prov)
 
 
+def with_label_noise(split: Split, rate: float, seed: int = 0) -> Split:
+    """A copy of ``split`` in which a fraction ``rate`` of the labels (exactly ``round(rate * N)`` examples, drawn
+    with ``seed``) is replaced by a different class drawn uniformly: symmetric label noise (chapter 6)."""
+    if not 0.0 <= float(rate) < 1.0:
+        raise ValueError(f"the label-noise rate must lie in [0, 1); got {rate!r}")
+    if getattr(split, "is_text", False):
+        raise ValueError("label noise is for image classification splits, not translation")
+    gen = torch.Generator().manual_seed(seed)
+    n, K = len(split), split.num_classes
+    flip = torch.randperm(n, generator=gen)[:round(float(rate) * n)]
+    labels = split.labels.clone()
+    shift = torch.randint(1, K, (len(flip),), generator=gen)  # 1..K-1: never the original class
+    labels[flip] = (labels[flip] + shift) % K
+    return Split(split.dataset, split.split, split.images, labels, split.classes, split.provenance)
+
+
 def normalize(x: torch.Tensor, dataset: str) -> torch.Tensor:
     """uint8 images -> float, scaled to [0, 1] and standardised with the dataset's channel statistics."""
     info = dataset_info(dataset)

@@ -13,6 +13,8 @@ and averaged over the training set -- for a teacher that exactly fits smoothed t
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .losses import _log_softmax, check_alpha, smoothed_cross_entropy, soft_cross_entropy
@@ -74,6 +76,26 @@ def equivalent_smoothing(teacher_logits: torch.Tensor, labels: torch.Tensor, tem
     return float(wrong.mean() * K / (K - 1))
 
 
+def virtual_teacher_logits(labels: torch.Tensor, num_classes: int, correct: float = 0.9) -> torch.Tensor:
+    """Logits of Yuan et al.'s teacher-free "virtual teacher" (chapter 6): probability ``correct`` on the label and
+    ``(1 - correct) / (K - 1)`` on every other class -- label smoothing written as a teacher."""
+    if not 1.0 / num_classes < float(correct) < 1.0:
+        raise ValueError(f"the virtual teacher's probability of the correct class must lie in (1/K, 1); got {correct!r}")
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    logits = torch.full((len(labels), num_classes), math.log((1 - correct) / (num_classes - 1)), dtype=torch.float64)
+    logits[torch.arange(len(labels)), labels] = math.log(correct)
+    return logits.float()
+
+
+def stability(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Shen et al.'s stability metric (chapter 6): ``S = 1 - 1/K sum_c 1/n_c sum_i ||p_i - mean_c||^2``, one minus the
+    within-class variance of a teacher's probability vectors, averaged over the classes present."""
+    p = torch.as_tensor(probs, dtype=torch.float64)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    variances = [((p[labels == c] - p[labels == c].mean(0)) ** 2).sum(1).mean() for c in labels.unique()]
+    return float(1 - torch.stack(variances).mean())
+
+
 def smoothing_logits(labels: torch.Tensor, num_classes: int, alpha: float) -> torch.Tensor:
     """Logits whose softmax is exactly the smoothed target of ``labels`` (log of it; chapter 5's check of gamma)."""
     from .losses import smooth_targets
@@ -97,8 +119,8 @@ def figure5_results(dataset: str = "cifar10") -> dict:
     for name in zoo.trained():
         rec = zoo.record(name)
         cfg = rec["config"]
-        if cfg["dataset"] != dataset or cfg["preset"] != "cpu":
-            continue
+        if cfg["dataset"] != dataset or cfg["preset"] != "cpu" or cfg.get("virtual_teacher") or cfg.get("label_noise"):
+            continue  # chapter 6's variations are not points of Figure 5
         acc = rec["metrics"]["test"]["acc"]
         if cfg.get("teacher"):
             t_alpha = zoo.get_config(cfg["teacher"])["alpha"]

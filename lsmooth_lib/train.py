@@ -32,7 +32,7 @@ DEFAULTS = dict(
 # Keys of optional features, filled in only when a config uses them (so that adding a feature leaves the
 # complete configs -- and the zoo records that store them -- of every other entry unchanged).
 DISTILL_DEFAULTS = dict(beta=1.0, distill_temperature=1.0, student_temperature=1.0, distill_mode="soft")
-OPTIONAL = {"teacher", "track_mi", *DISTILL_DEFAULTS}
+OPTIONAL = {"teacher", "virtual_teacher", "track_mi", "label_noise", *DISTILL_DEFAULTS}
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -67,13 +67,18 @@ def complete_config(config: dict) -> dict:
     unknown = set(config) - set(DEFAULTS) - OPTIONAL - {"dataset", "model", "preset", "description", "keep_weights"}
     if unknown:
         raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(set(DEFAULTS) | {'dataset', 'model'})}")
-    cfg = {**DEFAULTS, **(DISTILL_DEFAULTS if config.get("teacher") else {}), **config}
+    distilled = bool(config.get("teacher") or config.get("virtual_teacher"))
+    cfg = {**DEFAULTS, **(DISTILL_DEFAULTS if distilled else {}), **config}
     for key in ("dataset", "model"):
         if key not in cfg:
             raise ValueError(f"a training config needs {key!r}")
     D.dataset_info(cfg["dataset"])
     check_alpha(cfg["alpha"])
-    if cfg.get("teacher"):
+    if cfg.get("teacher") and cfg.get("virtual_teacher"):
+        raise ValueError("a config has either a zoo teacher ('teacher') or a virtual teacher ('virtual_teacher'), not both")
+    if cfg.get("label_noise") is not None and not 0 <= cfg["label_noise"] < 1:
+        raise ValueError(f"label_noise is the fraction of wrong training labels, in [0, 1); got {cfg['label_noise']!r}")
+    if distilled:
         from .distillation import MODES, check_temperature
         check_temperature(cfg["distill_temperature"])
         check_temperature(cfg["student_temperature"])
@@ -150,6 +155,8 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
     device = pick_device(device)
     seed_everything(cfg["seed"])
     train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
+    if cfg.get("label_noise"):  # chapter 6: symmetric noise on the training labels only (validation stays clean)
+        train_split = D.with_label_noise(train_split, cfg["label_noise"], seed=cfg["seed"])
     val_split = D.load_split(cfg["dataset"], "val", limit=cfg["limit"] and max(cfg["limit"] // 4, 64))
     K = train_split.num_classes
     model = build_model(cfg["model"], K, **cfg["model_kwargs"]).to(device)
@@ -186,6 +193,10 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
                              f"{model.input_size}-pixel ones; distillation feeds both the same batch, so make them equal")
         if not cfg["augment"]:  # un-augmented inputs: the teacher's logits never change, so compute them once
             teacher_cache = predict(teacher, train_split, cfg["eval_batch_size"], device).to(device)
+    if cfg.get("virtual_teacher"):  # chapter 6: Yuan et al.'s teacher-free distillation, a fixed target per label
+        from .distillation import virtual_teacher_logits
+        teacher = "virtual"
+        teacher_cache = virtual_teacher_logits(train_split.labels, K, cfg["virtual_teacher"]).to(device)
     mi = cfg.get("track_mi")
     if mi:  # the paper's Figure 6: mutual information between example index and a logit difference
         from .information import model_mutual_information

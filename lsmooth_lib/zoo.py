@@ -225,6 +225,11 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
         teacher, _ = load(cfg["teacher"], device=dev)
         train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
         rec["gamma"] = equivalent_smoothing(predict(teacher, train_split), train_split.labels, cfg["distill_temperature"])
+    elif cfg.get("virtual_teacher"):  # chapter 6: the teacher-free target's gamma
+        from .distillation import equivalent_smoothing, virtual_teacher_logits
+        labels = D.load_split(cfg["dataset"], "train", limit=cfg["limit"]).labels
+        z = virtual_teacher_logits(labels, D.dataset_info(cfg["dataset"])["num_classes"], cfg["virtual_teacher"])
+        rec["gamma"] = equivalent_smoothing(z, labels, cfg["distill_temperature"])
     half: dict = {}  # tied parameters (the Transformer's embedding = output layer) are stored once
     state = {k: (half.setdefault(v.data_ptr(), v.half()) if v.is_floating_point() else v)
              for k, v in model.state_dict().items()}

@@ -153,3 +153,57 @@ def test_cached_teacher_logits_train_like_the_teacher_run_on_every_batch(smoke_z
     for a, b in zip(cached, live, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["val_acc"] == pytest.approx(b["val_acc"], abs=1e-3)
+
+
+# ---------------------------------------------------------------- chapter 6's relatives of distillation
+def test_virtual_teacher_is_label_smoothing_written_as_a_teacher():
+    labels = torch.tensor([0, 3, 9, 3])
+    z = KD.virtual_teacher_logits(labels, 10, correct=0.91)
+    p = torch.softmax(z.double(), 1)
+    assert torch.allclose(p, losses.smooth_targets(labels, 10, 0.1, dtype=torch.float64), atol=1e-6)
+    assert KD.equivalent_smoothing(z, labels) == pytest.approx(0.1, abs=1e-6)
+    for bad in (0.05, 1.0):
+        with pytest.raises(ValueError, match="correct class"):
+            KD.virtual_teacher_logits(labels, 10, bad)
+
+
+def test_stability_is_one_for_identical_profiles_and_drops_with_spread():
+    labels = torch.tensor([0, 0, 1, 1])
+    same = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8], [0.2, 0.8]])
+    assert KD.stability(same, labels) == pytest.approx(1.0)
+    spread = torch.tensor([[1.0, 0.0], [0.6, 0.4], [0.2, 0.8], [0.2, 0.8]])
+    # class 0: mean (0.8, 0.2), squared distances 0.08 and 0.08 -> variance 0.08; class 1: 0 -> S = 1 - 0.04
+    assert KD.stability(spread, labels) == pytest.approx(0.96)
+
+
+def test_symmetric_label_noise_flips_exactly_the_rate_to_other_classes():
+    from lsmooth_lib import data as D
+    split = D.Split("cifar10", "train", torch.zeros(1000, 3, 2, 2, dtype=torch.uint8), torch.arange(1000) % 10,
+                    [str(i) for i in range(10)])
+    noisy = D.with_label_noise(split, 0.2, seed=1)
+    changed = noisy.labels != split.labels
+    assert int(changed.sum()) == 200 and split.labels.equal(torch.arange(1000) % 10)
+    assert noisy.labels.equal(D.with_label_noise(split, 0.2, seed=1).labels)
+    assert not noisy.labels.equal(D.with_label_noise(split, 0.2, seed=2).labels)
+    assert len(torch.unique(noisy.labels[changed])) == 10  # spread over the classes
+    with pytest.raises(ValueError, match="label-noise rate"):
+        D.with_label_noise(split, 1.0)
+
+
+def test_configs_with_virtual_teachers_and_label_noise_are_checked():
+    base = dict(dataset="mnist", model="mlp800")
+    cfg = T.complete_config({**base, "virtual_teacher": 0.9})
+    assert cfg["beta"] == 1.0 and cfg["distill_temperature"] == 1.0
+    assert "beta" not in T.complete_config(base)
+    with pytest.raises(ValueError, match="not both"):
+        T.complete_config({**base, "virtual_teacher": 0.9, "teacher": "smoke-mlp-mnist"})
+    with pytest.raises(ValueError, match="label_noise"):
+        T.complete_config({**base, "label_noise": 1.5})
+
+
+@pytest.mark.data
+def test_training_with_a_virtual_teacher_and_noisy_labels_runs():
+    cfg = dict(Z.CONFIGS["smoke-mlp-mnist"], virtual_teacher=0.9, label_noise=0.2)
+    model, history = T.fit(cfg, progress=False, device="cpu")
+    assert len(history) == 1 and math.isfinite(history[0]["train_loss"])
+    assert history[0]["train_acc"] < 0.95  # a fifth of the training labels are wrong
