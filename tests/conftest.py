@@ -6,7 +6,9 @@
 * two torch threads, matplotlib's non-interactive backend.
 
 Zoo tests never see the committed ``zoo/``: ``tmp_zoo`` points ``LSMOOTH_ZOO`` at an empty temporary
-folder, ``smoke_zoo`` at a fresh copy of a temporary zoo holding the three trained smoke entries.
+folder, ``smoke_zoo`` at a fresh copy of a temporary zoo holding the three trained smoke entries.  The
+zoo-claims tests read the committed zoo instead: ``committed_zoo`` points ``LSMOOTH_ZOO`` at it, and
+``trained_record(name)`` skips a claim whose entry is not trained yet.
 """
 from __future__ import annotations
 
@@ -28,6 +30,25 @@ import torch  # noqa: E402
 torch.set_num_threads(2)
 
 SMOKE = ("smoke-mlp-mnist", "smoke-alexnet-cifar10", "smoke-resnet20-cifar100")
+
+
+COMMITTED_ZOO = REPO / "zoo"
+
+
+@pytest.fixture
+def committed_zoo(monkeypatch) -> Path:
+    """``LSMOOTH_ZOO`` set to the committed ``zoo/`` (the zoo-claims tests; they never write to it)."""
+    monkeypatch.setenv("LSMOOTH_ZOO", str(COMMITTED_ZOO))
+    return COMMITTED_ZOO
+
+
+def trained_record(name: str) -> dict:
+    """The record of a zoo entry; skips the calling test (not fails it) if the entry is not trained yet."""
+    from lsmooth_lib import zoo
+    rec = zoo.record(name)
+    if rec is None:
+        pytest.skip(f"{name} is not trained yet")
+    return rec
 
 
 def have_data() -> bool:

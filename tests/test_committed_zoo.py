@@ -11,8 +11,8 @@ RECORDS = sorted(ZOO.glob("*.json"))
 
 
 @pytest.fixture(autouse=True)
-def committed_zoo(monkeypatch):
-    monkeypatch.setenv(zoo.ZOO_ENV, str(ZOO))
+def _use_committed_zoo(committed_zoo):
+    pass
 
 
 def test_committed_zoo_verifies():

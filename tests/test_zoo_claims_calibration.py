@@ -5,7 +5,6 @@ validation split); if a retrained zoo stops showing it, the chapter's text is wr
 are not trained yet is skipped, not failed.
 """
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,13 +12,12 @@ import torch
 from lsmooth_lib import calibration as C, data as D, train, zoo
 
 pytestmark = pytest.mark.data
-ZOO = Path(__file__).resolve().parent.parent / "zoo"
 SWEEPS = {"alexnet-cifar10": "cpu-alexnet-cifar10-a", "resnet20-cifar100": "cpu-resnet20-cifar100-a"}  # entry prefixes
 
 
 @pytest.fixture(autouse=True)
-def committed_zoo(monkeypatch):
-    monkeypatch.setenv(zoo.ZOO_ENV, str(ZOO))
+def _use_committed_zoo(committed_zoo):
+    pass
 
 
 @lru_cache(maxsize=None)

@@ -6,16 +6,15 @@ entries are not trained yet is skipped, not failed.
 """
 import math
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import trained_record as rec
 
 from lsmooth_lib import data as D, distillation as KD, zoo
 from lsmooth_lib.train import predict
 
 pytestmark = pytest.mark.data
-ZOO = Path(__file__).resolve().parent.parent / "zoo"
 MNIST = {k: f"cpu-mlp{'1200' if 'kd' not in k and k != 'student' else '800'}-mnist-{k}-s{{}}"
          for k in ("dropout", "ls", "kd-from-dropout", "kd-from-ls")}
 MNIST["student"] = "cpu-mlp800-mnist-s{}"
@@ -23,15 +22,9 @@ CIFAR_TEACHERS = {0.0: "cpu-resnet20-cifar10-a0-s0", 0.1: "cpu-resnet20-cifar10-
 
 
 @pytest.fixture(autouse=True)
-def committed_zoo(monkeypatch):
-    monkeypatch.setenv(zoo.ZOO_ENV, str(ZOO))
+def _use_committed_zoo(committed_zoo):
+    pass
 
-
-def rec(name: str) -> dict:
-    r = zoo.record(name)
-    if r is None:
-        pytest.skip(f"{name} is not trained yet")
-    return r
 
 
 def mnist_error(key: str) -> float:

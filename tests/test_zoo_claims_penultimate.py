@@ -18,8 +18,8 @@ ROWS = {  # Figure 1's rows as the chapter draws them: (entry pattern, classes)
 
 
 @pytest.fixture(autouse=True)
-def committed_zoo(monkeypatch):
-    monkeypatch.setenv(zoo.ZOO_ENV, str(ZOO))
+def _use_committed_zoo(committed_zoo):
+    pass
 
 
 @pytest.fixture(scope="module")

@@ -5,27 +5,20 @@ teacher forcing; BLEU from the records' decoding sweeps, beam 4).  If a retraine
 the chapter's text is wrong.  A claim whose entries are not trained yet is skipped, not failed.
 """
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
+from conftest import trained_record as rec
 
 from lsmooth_lib import calibration as C, data as D, translation as TR, zoo
 
 pytestmark = pytest.mark.data
-ZOO = Path(__file__).resolve().parent.parent / "zoo"
 HARD, LS = "cpu-transformer-multi30k-a0-s0", "cpu-transformer-multi30k-a0.1-s0"
 
 
 @pytest.fixture(autouse=True)
-def committed_zoo(monkeypatch):
-    monkeypatch.setenv(zoo.ZOO_ENV, str(ZOO))
+def _use_committed_zoo(committed_zoo):
+    pass
 
-
-def rec(name: str) -> dict:
-    r = zoo.record(name)
-    if r is None:
-        pytest.skip(f"{name} is not trained yet")
-    return r
 
 
 @lru_cache(maxsize=None)
