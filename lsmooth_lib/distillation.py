@@ -124,6 +124,8 @@ def figure5_results(dataset: str = "cifar10") -> dict:
         acc = rec["metrics"]["test"]["acc"]
         if cfg.get("teacher"):
             t_alpha = zoo.get_config(cfg["teacher"])["alpha"]
+            if t_alpha > 0 and cfg["distill_temperature"] != 1:
+                continue  # label-smoothing teachers at other temperatures are chapter 6's experiment
             key, group = (cfg["distill_temperature"], "from_hard") if t_alpha == 0 else (t_alpha, "from_ls")
             point = out[group].setdefault(key, {"gamma": [], "acc": []})
             point["gamma"].append(rec["gamma"])

@@ -138,6 +138,14 @@ for _t in (1, 2, 3, 4, 8, 12, 16):
     CONFIGS[f"cpu-alexnet-cifar10-kd-a0-T{_t}-s0"] = _alexnet_student(0.0, _t, 0)
 for _a in (0.1, 0.3, 0.6):
     CONFIGS[f"cpu-alexnet-cifar10-kd-a{_a:g}-T1-s0"] = _alexnet_student(_a, 1, 0)
+# Chapter 6: Chandrasegaran et al. (2022) -- does a label-smoothing teacher hurt only at higher temperatures?
+for _t in (2, 3, 4):
+    CONFIGS[f"cpu-alexnet-cifar10-kd-a0.1-T{_t}-s0"] = _alexnet_student(0.1, _t, 0)
+# Chapter 6: Lukasik et al. (2020) -- label smoothing under 20 % symmetric label noise (the CPU AlexNet preset).
+for _a in (0.0, 0.1, 0.3):
+    CONFIGS[f"cpu-alexnet-cifar10-noise0.2-a{_a:g}-s0"] = dict(
+        _alexnet_cpu(_a, 0), label_noise=0.2, keep_weights=False,
+        description=f"TF-tutorial AlexNet (no LRN), 20 % symmetric label noise, alpha {_a:g}")
 for _s in (0, 1, 2):  # chapter 5's MNIST toy
     CONFIGS[f"cpu-mlp1200-mnist-dropout-s{_s}"] = _mnist_mlp("teacher-dropout", _s)
     CONFIGS[f"cpu-mlp1200-mnist-ls-s{_s}"] = _mnist_mlp("teacher-ls", _s)
