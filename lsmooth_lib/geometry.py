@@ -109,3 +109,10 @@ def project_classes(model, split, classes, n: int = 100) -> Projection:
     labels = torch.cat([torch.full((int((sub.labels == k).sum()),), i) for i, k in enumerate(idx)])
     return Projection(tuple(split.classes[k] for k in idx), split.split, project(augment(feats), templates),
                       labels, project(templates, templates))
+
+
+def feature_norms(model, split) -> torch.Tensor:
+    """The Euclidean norm of every example's penultimate activation (chapter 6: label smoothing shrinks them,
+    the "bounded logit differences" of chapter 2 seen from the features' side)."""
+    from .train import predict
+    return predict(model, split, features=True).double().norm(dim=1)

@@ -98,3 +98,18 @@ def test_project_classes_rejects_bad_class_choices():
         G.project_classes(model, split, ["c1", "c2"])
     with pytest.raises(ValueError, match="unknown class 'c9'"):
         G.project_classes(model, split, ["c1", "c2", "c9"])
+
+
+def test_feature_norms_are_the_norms_of_the_penultimate_activations():
+    import torch
+    from lsmooth_lib import data as D, geometry as G
+    from lsmooth_lib.models import build_model
+    torch.manual_seed(0)
+    model = build_model("mlp800", 10).eval()
+    split = D.Split("mnist", "test", torch.randint(0, 255, (7, 1, 28, 28), dtype=torch.uint8), torch.arange(7),
+                    [str(i) for i in range(10)])
+    norms = G.feature_norms(model, split)
+    x = D.normalize(split.images, "mnist")
+    with torch.no_grad():
+        expected = model.features(x).double().norm(dim=1)
+    assert norms.shape == (7,) and torch.allclose(norms, expected, atol=1e-5)
