@@ -85,7 +85,9 @@ def test_mutual_information_stays_in_range_and_rises_then_falls(alpha):
 
 def test_figure5_results_group_every_trained_entry():
     res = KD.figure5_results()
-    trained = [n for n in zoo.trained() if n.startswith("cpu-") and "cifar10-" in n]
+    prefixes = ("cpu-resnet20-cifar10-a", "cpu-alexnet-cifar10-a", "cpu-alexnet-cifar10-kd-a0-T")
+    trained = [n for n in zoo.trained() if n.startswith(prefixes) or (n.startswith("cpu-alexnet-cifar10-kd-a")
+                                                                      and n.endswith("-T1-s0"))]
     counted = (sum(len(v) for v in res["teacher"].values()) + sum(len(v) for v in res["student"].values())
                + sum(len(p["acc"]) for g in ("from_hard", "from_ls") for p in res[g].values()))
     assert counted == len(trained)
