@@ -54,3 +54,12 @@ def test_the_committed_page_agrees_with_the_records(rows):
     stored = "".join(o.get("text", "") for o in cell.outputs)
     assert stored == report.plain_text(rows) + "\n" + str(report.counts(rows)) + "\n", \
         "the zoo changed: refresh the page (python tests/nbtools.py refresh book/appendices/a_report.ipynb)"
+
+
+def test_figure5_teacher_row_is_in_percent(rows, monkeypatch):
+    monkeypatch.setenv(zoo.ZOO_ENV, str(ROOT / "zoo"))
+    row = next(r for r in rows if r["result"].startswith("the teacher's accuracy"))
+    if row["status"] == report.PENDING:
+        pytest.skip("fewer than two CIFAR-10 teachers trained")
+    acc = 100 * zoo.record("cpu-resnet20-cifar10-a0-s0")["metrics"]["test"]["acc"]
+    assert f"alpha 0: {acc:.1f} %" in row["ours"]
