@@ -36,9 +36,10 @@ def test_record_matches_its_configuration(path):
         assert 0.0 <= rec["metrics"][split]["acc"] <= 1.0
 
 
-@pytest.mark.parametrize("path", [p for p in RECORDS if p.stem.startswith("cpu-alexnet")], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in RECORDS if p.stem.startswith("cpu-alexnet-cifar10-a")], ids=lambda p: p.stem)
 def test_cpu_alexnet_preset_fits_its_training_set(path):
-    """The CPU preset is meant to reach the interpolation regime the paper's claims need (issue 3)."""
+    """The CPU preset is meant to reach the interpolation regime the paper's claims need (issue 3).  (The
+    distilled students of chapter 5 are trained on soft targets and are not held to the labels.)"""
     rec = json.loads(path.read_text())
     # Measured: alpha <= 0.3 reach >= 99.4 %; heavy smoothing (alpha = 0.6: 94.4 %) fits the labels less
     # completely, because its targets leave the wrong classes so much mass.
