@@ -135,3 +135,27 @@ def figure5_results(dataset: str = "cifar10") -> dict:
         elif cfg["model"].startswith("resnet"):
             out["teacher"].setdefault(cfg["alpha"], []).append(acc)
     return {k: dict(sorted(v.items())) for k, v in out.items()}
+
+
+def temperature_sweep(dataset: str = "cifar10") -> dict:
+    """Students distilled at several temperatures, grouped by their teacher's alpha (chapter 6, Chandrasegaran et al.).
+
+    Returns ``{teacher_alpha: {T: {"gamma": [...], "acc": [...]}}}`` over the trained CPU-preset students of a zoo
+    teacher (one list item per seed), sorted by alpha and T -- the hard-target teacher's row is the same data as
+    Figure 5's "from the hard-target teacher" points.
+    """
+    from . import zoo
+
+    out: dict = {}
+    for name in zoo.trained():
+        cfg = zoo.record(name)["config"]
+        if cfg["dataset"] != dataset or cfg["preset"] != "cpu" or not cfg.get("teacher") or cfg.get("label_noise"):
+            continue
+        if cfg["distill_mode"] != "soft":
+            continue
+        rec = zoo.record(name)
+        point = out.setdefault(zoo.get_config(cfg["teacher"])["alpha"], {}).setdefault(
+            cfg["distill_temperature"], {"gamma": [], "acc": []})
+        point["gamma"].append(rec["gamma"])
+        point["acc"].append(rec["metrics"]["test"]["acc"])
+    return {a: dict(sorted(v.items())) for a, v in sorted(out.items())}

@@ -18,6 +18,7 @@ import json
 import uuid
 
 import matplotlib
+import matplotlib.ticker
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
@@ -615,4 +616,78 @@ def draw_soft_targets(fig: Figure, T: float, data: dict) -> Figure:
         ax.set_xticks(range(K), data["classes"], rotation=60, fontsize=7)
         ax.set_title(f"{title}, T = {T:g}", fontsize=10)
     axes[0].set_ylabel(f"teacher's probability (images of class '{data['label']}')")
+    return fig
+
+
+def draw_temperature_sweep(fig: Figure, sweep: dict, baselines: dict | None = None) -> Figure:
+    """Chapter 6 (Chandrasegaran et al.): left, the student's test accuracy against the distillation temperature T,
+    one line per teacher (``sweep`` is :func:`lsmooth_lib.distillation.temperature_sweep`), with the students
+    trained without a teacher as dotted reference lines (``baselines``: ``label -> [acc, ...]``); right, the
+    equivalent smoothing gamma of the teacher's targets at each T.  Error bars span min to max over seeds."""
+    import numpy as np
+    use_style()
+    fig.set_layout_engine("constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1.5, 1])
+    for alpha, points in sweep.items():
+        color = COLORS["hard"] if alpha == 0 else COLORS["ls"]
+        label = "teacher trained with hard targets" if alpha == 0 else f"teacher trained with alpha = {alpha:g}"
+        Ts = list(points)
+        _min_mean_max(left, Ts, [[100 * a for a in p["acc"]] for p in points.values()], color=color, marker="o",
+                      ls="-", label=label)
+        right.plot(Ts, [float(np.mean(p["gamma"])) for p in points.values()], color=color, marker="o", label=label)
+    for (label, accs), ls in zip((baselines or {}).items(), (":", "-.", "--")):
+        left.axhline(100 * float(np.mean(accs)), color=COLORS["neutral"], ls=ls, lw=1.2, label=label)
+    all_T = sorted({T for points in sweep.values() for T in points})
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("distillation temperature T")
+        ax.set_xticks(all_T, [f"{T:g}" for T in all_T])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    left.set_ylabel("student (AlexNet) test acc. (%)")
+    left.set_title("students of the two teachers", fontsize=10)
+    right.set_title("how smooth the teachers' targets are", fontsize=10)
+    left.legend(fontsize=8, loc="best")
+    right.set_ylabel("equivalent smoothing gamma of the targets")
+    right.set_ylim(0, 1)
+    return fig
+
+
+def draw_against_alpha(fig: Figure, panels: dict, title: str | None = None) -> Figure:
+    """Chapter 6: small multiples of measurements against the smoothing factor alpha, one panel per entry of
+    ``panels`` (``y-axis label -> {line label: (alphas, values)}``); the first line of a panel is drawn in the
+    book's label-smoothing colour, the next ones in the other role colours."""
+    use_style()
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    colors = [COLORS["ls"], COLORS["hard"], COLORS["accent"], COLORS["neutral"]]
+    for ax, (ylabel, lines) in zip(axes, panels.items()):
+        for (label, (alphas, values)), color, marker in zip(lines.items(), colors, "osD^"):
+            ax.plot(alphas, values, marker=marker, color=color, label=label)
+        ax.set_xlabel("label smoothing alpha")
+        ax.set_ylabel(ylabel)
+        if len(lines) > 1:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def draw_feature_norms(fig: Figure, alpha: float, norms: dict) -> Figure:
+    """Chapter 6's slider figure: the histogram of penultimate-feature norms of the model trained with ``alpha``
+    over the hard-target model's (``norms``: ``{alpha: 1-D array of norms}``, one entry must be alpha 0)."""
+    import numpy as np
+    use_style()
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    top = float(max(np.max(v) for v in norms.values()))
+    bins = np.linspace(0, top * 1.02, 60)
+    ax.hist(np.asarray(norms[0.0]), bins=bins, color=COLORS["hard"], alpha=0.5, label="alpha = 0 (hard targets)")
+    if alpha != 0:
+        ax.hist(np.asarray(norms[alpha]), bins=bins, color=COLORS["ls"], alpha=0.6, label=f"alpha = {alpha:g}")
+    for a, color in ((0.0, COLORS["hard"]), (alpha, COLORS["ls"])):
+        ax.axvline(float(np.mean(norms[a])), color=color, ls="--", lw=1.2)
+    ax.set_xlabel("norm of the penultimate activation ||h(x)||")
+    ax.set_ylabel("test images")
+    ax.set_title(f"feature norms, alpha = {alpha:g} (dashed: means)")
+    ax.legend()
     return fig

@@ -326,3 +326,35 @@ def test_draw_soft_targets_tempers_the_teachers(restore_rc):
         expected = np.exp(z[0] / T) / np.exp(z[0] / T).sum()
         assert np.allclose(first, expected) and len(fig.axes[0].get_lines()) == 2
         assert fig.axes[0].get_yscale() == "log" and f"T = {T:g}" in fig.axes[0].get_title()
+
+
+def test_draw_temperature_sweep_plots_each_teacher_against_t(restore_rc):
+    from matplotlib.figure import Figure
+    sweep = {0.0: {1: {"gamma": [0.02], "acc": [0.765]}, 4: {"gamma": [0.36], "acc": [0.778, 0.776]}},
+             0.1: {1: {"gamma": [0.13], "acc": [0.760]}}}
+    fig = P.draw_temperature_sweep(Figure(), sweep, baselines={"LS student, alpha 0.1": [0.76, 0.77]})
+    left, right = fig.axes[:2]
+    assert left.get_xscale() == "log" and right.get_ylim() == (0, 1)
+    means = sorted(round(float(y), 2) for line in left.get_lines() for y in line.get_ydata())
+    assert {76.5, 77.7, 76.0, 76.5} <= set(means)  # percent; the baseline is the mean of its seeds
+    assert [list(line.get_ydata()) for line in right.get_lines()] == [[0.02, 0.36], [0.13]]
+    assert len(left.get_legend().get_texts()) == 3
+
+
+def test_draw_against_alpha_one_panel_per_measure(restore_rc):
+    from matplotlib.figure import Figure
+    panels = {"feature norm": {"AlexNet": ([0, 0.1], [20.0, 5.0])},
+              "stability": {"AlexNet": ([0, 0.1], [0.6, 0.8]), "ResNet": ([0, 0.1], [0.7, 0.9])}}
+    fig = P.draw_against_alpha(Figure(), panels, title="t")
+    assert len(fig.axes) == 2 and [a.get_ylabel() for a in fig.axes] == list(panels)
+    assert list(fig.axes[1].get_lines()[1].get_ydata()) == [0.7, 0.9] and fig.axes[1].get_legend() is not None
+
+
+def test_draw_feature_norms_overlays_the_chosen_alpha_on_the_hard_model(restore_rc):
+    from matplotlib.figure import Figure
+    norms = {0.0: np.array([20.0, 22.0, 24.0]), 0.1: np.array([5.0, 6.0, 7.0])}
+    fig = P.draw_feature_norms(Figure(), 0.1, norms)
+    ax = fig.axes[0]
+    assert sorted(line.get_xdata()[0] for line in ax.get_lines()) == [6.0, 22.0]  # the dashed means
+    assert len(ax.get_legend().get_texts()) == 2 and "0.1" in ax.get_title()
+    assert len(P.draw_feature_norms(Figure(), 0.0, norms).axes[0].get_legend().get_texts()) == 1

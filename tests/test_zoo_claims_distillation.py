@@ -145,3 +145,12 @@ def test_students_of_the_smoothing_teacher_are_no_better_than_label_smoothing():
     res = KD.figure5_results()
     assert np.mean(res["teacher"][0.1]) > np.mean(res["teacher"][0.0])
     assert np.mean(res["from_ls"][0.1]["acc"]) < np.mean(res["from_hard"][1]["acc"])
+
+
+def test_temperature_sweep_holds_every_soft_student_and_agrees_with_figure5():
+    sweep, fig5 = KD.temperature_sweep(), KD.figure5_results()
+    students = [n for n in zoo.trained() if n.startswith("cpu-alexnet-cifar10-kd-")]
+    assert sum(len(p["acc"]) for points in sweep.values() for p in points.values()) == len(students)
+    assert sweep.get(0.0, {}) == fig5["from_hard"]
+    for alpha, p in fig5["from_ls"].items():
+        assert sweep[alpha][1] == p
