@@ -159,3 +159,14 @@ def temperature_sweep(dataset: str = "cifar10") -> dict:
         point["gamma"].append(rec["gamma"])
         point["acc"].append(rec["metrics"]["test"]["acc"])
     return {a: dict(sorted(v.items())) for a, v in sorted(out.items())}
+
+
+def label_smoothing_baseline(gamma: float, results: dict) -> float | None:
+    """The test accuracy (%) of the student trained directly with label smoothing ``alpha = gamma``, read off the
+    mean line of Figure 5's baseline (``results`` from :func:`figure5_results`) by linear interpolation between the
+    trained alphas (chapters 5 and 6); ``None`` where ``gamma`` lies outside them -- never extrapolated."""
+    import numpy as np
+    alphas = list(results["student"])
+    if not alphas or not alphas[0] <= gamma <= alphas[-1]:
+        return None
+    return float(np.interp(gamma, alphas, [100 * float(np.mean(v)) for v in results["student"].values()]))

@@ -207,3 +207,12 @@ def test_training_with_a_virtual_teacher_and_noisy_labels_runs():
     model, history = T.fit(cfg, progress=False, device="cpu")
     assert len(history) == 1 and math.isfinite(history[0]["train_loss"])
     assert history[0]["train_acc"] < 0.95  # a fifth of the training labels are wrong
+
+
+def test_label_smoothing_baseline_interpolates_and_never_extrapolates():
+    res = {"student": {0.0: [0.74, 0.76], 0.1: [0.77], 0.6: [0.80]}}
+    assert KD.label_smoothing_baseline(0.05, res) == pytest.approx(76.0)
+    assert KD.label_smoothing_baseline(0.35, res) == pytest.approx(78.5)
+    assert KD.label_smoothing_baseline(0.6, res) == pytest.approx(80.0)
+    assert KD.label_smoothing_baseline(0.7, res) is None and KD.label_smoothing_baseline(-0.01, res) is None
+    assert KD.label_smoothing_baseline(0.1, {"student": {}}) is None
