@@ -87,14 +87,31 @@ def _student(alpha: float, T: int) -> dict:
 
 def test_a_smoothing_teacher_is_on_par_at_low_temperature_and_collapses_at_t4():
     """Chandrasegaran et al. on our scale (one seed each; chapter 6's temperature sweep): at T = 1 and 2 the students
-    of the two teachers differ by less than a point (measured -0.44 and +0.59); at T = 4 the smoothing teacher's
+    of the two teachers differ by less than a point (measured -0.44 and +0.59); at T = 3 the smoothing teacher's is
+    more than a point behind (-1.61); at T = 4 the smoothing teacher's
     student (72.84 %, gamma 0.82) is far below the hard teacher's (77.79 %), below the AlexNet trained on hard labels
     alone, and does not fit its training set."""
     acc = lambda r: 100 * r["metrics"]["test"]["acc"]  # noqa: E731
     for T in (1, 2):
         assert abs(acc(_student(0.1, T)) - acc(_student(0.0, T))) < 1.0
+    assert acc(_student(0.1, 3)) < acc(_student(0.0, 3)) - 1  # measured 76.26 % vs 77.87 %
     hot = _student(0.1, 4)
     assert acc(hot) < acc(_student(0.0, 4)) - 3
     no_teacher = [100 * rec(f"cpu-alexnet-cifar10-a0-s{s}")["metrics"]["test"]["acc"] for s in range(3)]
     assert acc(hot) < min(no_teacher) and hot["metrics"]["train"]["acc"] < 0.9 and hot["gamma"] > 0.75
     assert acc(_student(0.0, 4)) > acc(_student(0.0, 1)) and acc(_student(0.0, 3)) > acc(_student(0.0, 1))
+
+
+def test_label_smoothing_limits_memorisation_of_noisy_labels():
+    """Lukasik et al. on our scale (20 % symmetric noise, one run per alpha): test accuracy rises with alpha
+    (measured 62.03 / 64.76 / 69.25 % for alpha 0 / 0.1 / 0.3, against 75.43 / 75.97 / 77.00 % on clean labels), and
+    the fraction of noisy training labels fitted in the last epoch falls (94.1 / 92.1 / 85.4 %)."""
+    noisy = {a: rec(f"cpu-alexnet-cifar10-noise0.2-a{a:g}-s0") for a in (0.0, 0.1, 0.3)}
+    clean = {a: rec(f"cpu-alexnet-cifar10-a{a:g}-s0") for a in noisy}
+    test = [noisy[a]["metrics"]["test"]["acc"] for a in noisy]
+    fitted = [noisy[a]["history"][-1]["train_acc"] for a in noisy]
+    assert test[0] < test[1] < test[2] and test[2] - test[0] > 0.05
+    assert all(noisy[a]["metrics"]["test"]["acc"] < clean[a]["metrics"]["test"]["acc"] - 0.05 for a in noisy)
+    assert fitted[0] > fitted[1] > fitted[2] and fitted[0] > 0.9  # > 0.8: wrong labels learnt by heart
+    best = max(noisy[0.0]["history"], key=lambda h: h["val_acc"])
+    assert best["epoch"] < len(noisy[0.0]["history"]) and best["val_acc"] > noisy[0.0]["history"][-1]["val_acc"] + 0.02
