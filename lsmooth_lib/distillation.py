@@ -148,12 +148,11 @@ def temperature_sweep(dataset: str = "cifar10") -> dict:
 
     out: dict = {}
     for name in zoo.trained():
-        cfg = zoo.record(name)["config"]
-        if cfg["dataset"] != dataset or cfg["preset"] != "cpu" or not cfg.get("teacher") or cfg.get("label_noise"):
-            continue
-        if cfg["distill_mode"] != "soft":
-            continue
         rec = zoo.record(name)
+        cfg = rec["config"]
+        if (cfg["dataset"] != dataset or cfg["preset"] != "cpu" or not cfg.get("teacher") or cfg.get("label_noise")
+                or cfg["distill_mode"] != "soft"):
+            continue
         point = out.setdefault(zoo.get_config(cfg["teacher"])["alpha"], {}).setdefault(
             cfg["distill_temperature"], {"gamma": [], "acc": []})
         point["gamma"].append(rec["gamma"])
