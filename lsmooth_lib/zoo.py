@@ -138,6 +138,9 @@ for _t in (1, 2, 3, 4, 8, 12, 16):
     CONFIGS[f"cpu-alexnet-cifar10-kd-a0-T{_t}-s0"] = _alexnet_student(0.0, _t, 0)
 for _a in (0.1, 0.3, 0.6):
     CONFIGS[f"cpu-alexnet-cifar10-kd-a{_a:g}-T1-s0"] = _alexnet_student(_a, 1, 0)
+for _a in (0.0, 0.1):  # two more seeds where the paper's verdict is decided: hard vs smoothing teacher at T = 1
+    for _s in (1, 2):
+        CONFIGS[f"cpu-alexnet-cifar10-kd-a{_a:g}-T1-s{_s}"] = _alexnet_student(_a, 1, _s)
 # Chapter 6: Chandrasegaran et al. (2022) -- does a label-smoothing teacher hurt only at higher temperatures?
 for _t in (2, 3, 4):
     CONFIGS[f"cpu-alexnet-cifar10-kd-a0.1-T{_t}-s0"] = _alexnet_student(0.1, _t, 0)

@@ -55,3 +55,10 @@ def test_chapter_skeleton(nb):
 def test_first_code_cell_sets_up_colab(nb):
     first = next(c for c in nb.cells if c.cell_type == "code")
     assert "google.colab" in first.source and "sys.path.insert" in first.source
+
+
+def test_no_heading_repeats_within_a_chapter(nb):
+    """A repeated heading renders twice and gives the book two sections with one title (chapter 5 once had one)."""
+    headings = [line.strip() for c in nb.cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if re.match(r"#{1,6} ", line)]
+    assert len(headings) == len(set(headings)), [h for h in headings if headings.count(h) > 1]

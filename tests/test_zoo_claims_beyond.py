@@ -50,10 +50,11 @@ def test_a_smoothing_teacher_heats_up_to_uniform_targets_much_faster():
 
 def test_stability_rises_with_alpha_in_every_sweep():
     """Shen et al.'s S on the test images rises monotonically with alpha (AlexNet: 0.677 at alpha 0 to 0.965 at
-    0.6; CIFAR-100 ResNet-20: 0.778 to 0.884), and the smoothing teacher's S is above the hard-target teacher's."""
-    sweeps = [alexnet_sweep(), sorted((n for n in zoo.names("cpu-resnet20-cifar100-a") if zoo.record(n)),
-                                      key=lambda n: zoo.record(n)["config"]["alpha"]),
-              [rec(TEACHERS[0.0])["name"], rec(TEACHERS[0.1])["name"]]]
+    0.6; CIFAR-100 ResNet-20: 0.778 to 0.884; the CIFAR-10 teachers: 0.731 at alpha 0 to 0.811 at 0.1 and higher)."""
+    rec(TEACHERS[0.0]), rec(TEACHERS[0.1])
+    sweeps = [alexnet_sweep()] + [sorted((n for n in zoo.names(prefix) if zoo.record(n)),
+                                         key=lambda n: zoo.record(n)["config"]["alpha"])
+                                  for prefix in ("cpu-resnet20-cifar100-a", "cpu-resnet20-cifar10-a")]
     for names in sweeps:
         s = []
         for n in names:

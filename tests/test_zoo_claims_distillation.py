@@ -5,6 +5,7 @@ These pin what our models do.  If a retrained zoo stops showing it, the chapter'
 entries are not trained yet is skipped, not failed.
 """
 import math
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -19,6 +20,7 @@ MNIST = {k: f"cpu-mlp{'1200' if 'kd' not in k and k != 'student' else '800'}-mni
          for k in ("dropout", "ls", "kd-from-dropout", "kd-from-ls")}
 MNIST["student"] = "cpu-mlp800-mnist-s{}"
 CIFAR_TEACHERS = {0.0: "cpu-resnet20-cifar10-a0-s0", 0.1: "cpu-resnet20-cifar10-a0.1-s0"}
+ALL_TEACHERS = {a: f"cpu-resnet20-cifar10-a{a:g}-s0" for a in (0.0, 0.1, 0.3, 0.6)}  # Figure 5's teacher sweep
 
 
 @pytest.fixture(autouse=True)
@@ -73,11 +75,11 @@ def mi_curve(name: str) -> list[float]:
     return [v for epoch in rec(name)["history"] for _, v in epoch["mi"]]
 
 
-@pytest.mark.parametrize("alpha", sorted(CIFAR_TEACHERS))
+@pytest.mark.parametrize("alpha", sorted(ALL_TEACHERS))
 def test_mutual_information_stays_in_range_and_rises_then_falls(alpha):
     """Figure 6: every point lies in [0, log N] up to estimation noise; the curve rises from initialisation and
     falls again before the end of training."""
-    values = mi_curve(CIFAR_TEACHERS[alpha])
+    values = mi_curve(ALL_TEACHERS[alpha])
     assert len(values) >= 20
     assert all(-0.1 <= v <= math.log(600) for v in values)
     assert max(values) > values[0] + 0.1 and values[-1] < max(values) - 0.1
@@ -87,7 +89,7 @@ def test_figure5_results_group_every_trained_entry():
     res = KD.figure5_results()
     prefixes = ("cpu-resnet20-cifar10-a", "cpu-alexnet-cifar10-a", "cpu-alexnet-cifar10-kd-a0-T")
     trained = [n for n in zoo.trained() if n.startswith(prefixes) or (n.startswith("cpu-alexnet-cifar10-kd-a")
-                                                                      and n.endswith("-T1-s0"))]
+                                                                      and re.search(r"-T1-s\d+$", n))]
     counted = (sum(len(v) for v in res["teacher"].values()) + sum(len(v) for v in res["student"].values())
                + sum(len(p["acc"]) for g in ("from_hard", "from_ls") for p in res[g].values()))
     assert counted == len(trained)
@@ -106,6 +108,17 @@ def test_label_smoothing_erases_information_during_training():
     assert math.log(2) - 0.1 < ls[-1] < math.log(2) + 0.2
     assert rec(CIFAR_TEACHERS[0.1])["metrics"]["test"]["acc"] > rec(CIFAR_TEACHERS[0.0])["metrics"]["test"]["acc"]
     assert min(rec(n)["metrics"]["train"]["acc"] for n in CIFAR_TEACHERS.values()) > 0.99  # both fit their data
+
+
+def test_more_smoothing_lowers_the_peak_but_not_the_floor():
+    """Chapter 5, beyond the paper's two curves: the peak of the estimate falls as alpha grows (measured 1.323 /
+    1.301 / 1.193 / 1.157 nats for alpha 0 / 0.1 / 0.3 / 0.6), while every smoothed teacher ends near log 2
+    (0.76 / 0.76 / 0.79), well below the hard-target teacher (1.06)."""
+    curves = [mi_curve(ALL_TEACHERS[a]) for a in sorted(ALL_TEACHERS)]
+    peaks = [max(c) for c in curves]
+    assert all(a > b for a, b in zip(peaks, peaks[1:])), peaks
+    ends = [c[-1] for c in curves]
+    assert all(math.log(2) - 0.1 < e < ends[0] - 0.15 for e in ends[1:]), ends
 
 
 def test_the_smoothing_teacher_gives_every_cat_the_same_similarity_profile():
@@ -138,13 +151,27 @@ def test_students_of_the_hard_target_teacher_beat_label_smoothing():
     assert min(_against_baseline("from_hard").values()) > 0
 
 
-def test_students_of_the_smoothing_teacher_are_no_better_than_label_smoothing():
-    """Part 2 (measured: -0.2 points for the alpha = 0.1 teacher at T = 1), although that teacher is the more
-    accurate one, and its student is worse than the hard-target teacher's student at T = 1."""
-    assert max(_against_baseline("from_ls").values()) <= 0
+def _against_hard_teacher() -> dict:
+    """Figure 5: each label-smoothing teacher's student minus the hard-target teacher's students at the same gamma
+    (interpolated along T; teachers whose gamma lies outside the temperatures trained are left out), in points."""
+    res = KD.figure5_results()
+    g = [float(np.mean(p["gamma"])) for p in res["from_hard"].values()]
+    acc = [100 * float(np.mean(p["acc"])) for p in res["from_hard"].values()]
+    return {a: 100 * float(np.mean(p["acc"])) - float(np.interp(np.mean(p["gamma"]), g, acc))
+            for a, p in res["from_ls"].items() if g and g[0] <= np.mean(p["gamma"]) <= g[-1]}
+
+
+def test_students_of_smoothing_teachers_as_measured():
+    """Part 2 ("no better than label smoothing"), as measured: the alpha = 0.1 teacher -- the more accurate teacher --
+    distils a student no better than label smoothing (-0.2 points) and a point below the hard-target teacher's
+    students at its gamma.  The alpha = 0.3 teacher's student is 0.8 points *above* label smoothing and level with the
+    hard-target teacher's (-0.03): there the paper's claim does not hold.  Chapter 5 says so."""
+    base, hard = _against_baseline("from_ls"), _against_hard_teacher()
+    assert base[0.1] <= 0 and hard[0.1] < -0.5
     res = KD.figure5_results()
     assert np.mean(res["teacher"][0.1]) > np.mean(res["teacher"][0.0])
-    assert np.mean(res["from_ls"][0.1]["acc"]) < np.mean(res["from_hard"][1]["acc"])
+    if 0.3 in base:
+        assert base[0.3] > 0.5 and abs(hard[0.3]) < 0.5
 
 
 def test_temperature_sweep_holds_every_soft_student_and_agrees_with_figure5():
