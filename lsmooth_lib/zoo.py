@@ -113,7 +113,7 @@ CONFIGS: dict[str, dict] = {
                                    "eval_batch_size": 64, "batch_size": 32,
                                    "model_kwargs": dict(d_model=32, heads=2, layers=1, d_ff=64)},
 }
-for _a in (0.0, 0.05, 0.1, 0.15, 0.3, 0.45, 0.6, 0.75):
+for _a in (0.0, 0.05, 0.1, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9):  # 0.9: the baseline at the gamma of T = 12, 16
     CONFIGS[f"cpu-alexnet-cifar10-a{_a:g}-s0"] = _alexnet_cpu(_a, 0)
 for _a in (0.0, 0.1):
     for _s in (1, 2):

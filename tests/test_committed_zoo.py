@@ -42,6 +42,8 @@ def test_cpu_alexnet_preset_fits_its_training_set(path):
     distilled students of chapter 5 are trained on soft targets and are not held to the labels.)"""
     rec = json.loads(path.read_text())
     # Measured: alpha <= 0.3 reach >= 99.4 %; heavy smoothing (alpha = 0.6: 94.4 %) fits the labels less
-    # completely, because its targets leave the wrong classes so much mass.
-    floor = 0.97 if rec["config"]["alpha"] <= 0.3 else 0.9
+    # completely, because its targets leave the wrong classes so much mass.  Beyond 0.6 the 15 epochs do not fit
+    # (0.75: 83 %, 0.9: 62 %); chapters 2 and 5 say so, and test_zoo_claims_distillation pins it.
+    alpha = rec["config"]["alpha"]
+    floor = 0.97 if alpha <= 0.3 else 0.9 if alpha <= 0.6 else 0.5
     assert rec["metrics"]["train"]["acc"] > floor

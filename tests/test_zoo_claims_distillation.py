@@ -147,8 +147,24 @@ def _against_baseline(group: str) -> dict:
 
 
 def test_students_of_the_hard_target_teacher_beat_label_smoothing():
-    """The paper's Figure-5 verdict, part 1 (measured: +1.5 points at T = 1, +0.8 at T = 4; one seed each)."""
+    """The paper's Figure-5 verdict, part 1 (measured: +0.6 to +1.5 points for T = 1..8, about +5 and +6.5 at
+    T = 12 and 16, where both lines under-fit -- see the next test)."""
     assert min(_against_baseline("from_hard").values()) > 0
+
+
+def test_the_smoothest_targets_are_under_fit_by_the_cpu_schedule():
+    """Chapter 5's caveat on the right of Figure 5: 15 epochs fit the training set with hard or mildly smoothed
+    targets, not with near-uniform ones (train accuracy: T = 1 student 99.5 %, T = 16 student 72 %; the baseline
+    at alpha 0.9 62 %)."""
+    res = KD.figure5_results()
+    train = {n: rec(n)["metrics"]["train"]["acc"] for n in zoo.trained() if n.startswith("cpu-alexnet-cifar10-")
+             and "noise" not in n}
+    if "cpu-alexnet-cifar10-kd-a0-T16-s0" not in train or "cpu-alexnet-cifar10-a0.9-s0" not in train:
+        pytest.skip("the T = 16 student or the alpha = 0.9 baseline is not trained")
+    assert train["cpu-alexnet-cifar10-kd-a0-T1-s0"] > 0.99 and train["cpu-alexnet-cifar10-a0.3-s0"] > 0.99
+    assert train["cpu-alexnet-cifar10-kd-a0-T16-s0"] < 0.8 and train["cpu-alexnet-cifar10-a0.9-s0"] < 0.7
+    students = [train[f"cpu-alexnet-cifar10-kd-a0-T{t:g}-s0"] for t in res["from_hard"]]
+    assert all(a > b for a, b in zip(students, students[1:]))  # hotter teacher, worse fit
 
 
 def _against_hard_teacher() -> dict:
@@ -162,16 +178,16 @@ def _against_hard_teacher() -> dict:
 
 
 def test_students_of_smoothing_teachers_as_measured():
-    """Part 2 ("no better than label smoothing"), as measured: the alpha = 0.1 teacher -- the more accurate teacher --
-    distils a student no better than label smoothing (-0.2 points) and a point below the hard-target teacher's
-    students at its gamma.  The alpha = 0.3 teacher's student is 0.8 points *above* label smoothing and level with the
-    hard-target teacher's (-0.03): there the paper's claim does not hold.  Chapter 5 says so."""
+    """Part 2 ("no better than label smoothing") does not reproduce, and chapter 5 says so: the students of the
+    alpha = 0.1 / 0.3 / 0.6 teachers land above label smoothing at their gamma (measured +0.4 / +0.8 / +0.6 points; the
+    alpha = 0.1 teacher's two seeds gave 76.04 and 77.20 %) and within half a point of the hard-target teacher's
+    students at the same gamma (-0.4 / -0.03 / +0.3), although the alpha = 0.1 teacher is the more accurate one."""
     base, hard = _against_baseline("from_ls"), _against_hard_teacher()
-    assert base[0.1] <= 0 and hard[0.1] < -0.5
+    assert len(base) == 3 and all(d > 0.2 for d in base.values()), base
+    assert all(abs(d) < 0.5 for d in hard.values()) and hard[0.1] < 0, hard
     res = KD.figure5_results()
     assert np.mean(res["teacher"][0.1]) > np.mean(res["teacher"][0.0])
-    if 0.3 in base:
-        assert base[0.3] > 0.5 and abs(hard[0.3]) < 0.5
+    assert len(res["from_ls"][0.1]["acc"]) >= 2 and np.ptp(res["from_ls"][0.1]["acc"]) > 0.01  # seeds differ by > 1 point
 
 
 def test_temperature_sweep_holds_every_soft_student_and_agrees_with_figure5():
