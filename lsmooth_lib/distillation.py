@@ -169,3 +169,16 @@ def label_smoothing_baseline(gamma: float, results: dict) -> float | None:
     if not alphas or not alphas[0] <= gamma <= alphas[-1]:
         return None
     return float(np.interp(gamma, alphas, [100 * float(np.mean(v)) for v in results["student"].values()]))
+
+
+def hard_teacher_curve(gamma: float, results: dict) -> float | None:
+    """The test accuracy (%) of the hard-target teacher's students at equivalent smoothing ``gamma``, read off
+    Figure 5's "from the hard-target teacher" line (``results`` from :func:`figure5_results`; gamma grows with T)
+    by linear interpolation (chapter 5: a smoothing teacher against a tempered hard one at the same gamma);
+    ``None`` outside the temperatures trained -- never extrapolated."""
+    import numpy as np
+    points = results["from_hard"].values()
+    gammas = [float(np.mean(p["gamma"])) for p in points]
+    if not gammas or not gammas[0] <= gamma <= gammas[-1]:
+        return None
+    return float(np.interp(gamma, gammas, [100 * float(np.mean(p["acc"])) for p in points]))

@@ -216,3 +216,11 @@ def test_label_smoothing_baseline_interpolates_and_never_extrapolates():
     assert KD.label_smoothing_baseline(0.6, res) == pytest.approx(80.0)
     assert KD.label_smoothing_baseline(0.7, res) is None and KD.label_smoothing_baseline(-0.01, res) is None
     assert KD.label_smoothing_baseline(0.1, {"student": {}}) is None
+
+
+def test_hard_teacher_curve_interpolates_along_gamma_and_never_extrapolates():
+    res = {"from_hard": {1: {"gamma": [0.02, 0.04], "acc": [0.76, 0.78]}, 4: {"gamma": [0.33], "acc": [0.80]}}}
+    assert KD.hard_teacher_curve(0.03, res) == pytest.approx(77.0)
+    assert KD.hard_teacher_curve(0.18, res) == pytest.approx(78.5)
+    assert KD.hard_teacher_curve(0.34, res) is None and KD.hard_teacher_curve(0.01, res) is None
+    assert KD.hard_teacher_curve(0.1, {"from_hard": {}}) is None
