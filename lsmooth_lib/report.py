@@ -184,7 +184,7 @@ def _mnist() -> list[dict]:
 
 
 def _figure5() -> list[dict]:
-    from .distillation import figure5_results
+    from .distillation import figure5_results, label_smoothing_baseline
     res = figure5_results()
     teacher = _row("§4, Figure 5", "the teacher's accuracy improves with label smoothing (up to alpha = 0.6)", "yes",
                    setting=FIG5)
@@ -198,7 +198,6 @@ def _figure5() -> list[dict]:
         seeds = sorted({len(v) for v in t.values()})
         teacher["note"] = (f"{'/'.join(map(str, seeds))} seed(s) per alpha; best at alpha "
                            f"{max(accs, key=accs.get):g}, spread {max(accs.values()) - min(accs.values()):.1f} points")
-    from .distillation import label_smoothing_baseline
     rows = [teacher]
     for group, result, claim in (
             ("from_hard", "every student distilled from the hard-target teacher (T = 1..16) beats label smoothing "
