@@ -90,12 +90,22 @@ class Projection:
         return equidistance(self.coords, self.labels, self.template_coords)
 
 
+def project_features(features, labels, templates, classes, split: str) -> Projection:
+    """The :class:`Projection` of penultimate ``features`` ``(N, d)`` whose ``labels`` are 0, 1, 2, onto the
+    plane through the three ``templates`` ``(3, d + 1)`` of ``classes`` (chapter 2).  Shared by
+    :func:`project_classes` (a live model), ``translation.project_tokens`` and the zoo's stored features."""
+    templates = torch.as_tensor(templates, dtype=torch.float64)
+    return Projection(tuple(classes), split, project(augment(features), templates),
+                      torch.as_tensor(labels), project(templates, templates))
+
+
 def project_classes(model, split, classes, n: int = 100) -> Projection:
     """Project the first ``n`` examples of each of three ``classes`` of ``split`` onto the plane through
     ``model``'s templates of those classes (the paper's Figure 1; chapter 2).
 
     ``classes`` are names (or indices) of the model's dataset; the same basis serves every split, so a
-    model's train and validation panels are directly comparable.
+    model's train and validation panels are directly comparable.  For a zoo entry whose weights are not
+    committed, ``zoo.projection`` gives the same result from the entry's stored features.
     """
     from .train import predict
 
@@ -107,8 +117,23 @@ def project_classes(model, split, classes, n: int = 100) -> Projection:
     with torch.no_grad():
         templates = model.templates.detach().cpu().double()[idx]
     labels = torch.cat([torch.full((int((sub.labels == k).sum()),), i) for i, k in enumerate(idx)])
-    return Projection(tuple(split.classes[k] for k in idx), split.split, project(augment(feats), templates),
-                      labels, project(templates, templates))
+    return project_features(feats, labels, templates, [split.classes[k] for k in idx], split.split)
+
+
+def confused_triple(logits, labels, templates) -> list[int]:
+    """The two classes a model confuses most often with each other (on ``logits``/``labels``, e.g. the
+    validation split) and the class whose template is farthest from their midpoint (chapter 2, Figure 1's
+    row 3: a similar pair and a distant class).  Returns three class indices."""
+    pred = torch.as_tensor(logits).argmax(1)
+    labels = torch.as_tensor(labels)
+    t = torch.as_tensor(templates, dtype=torch.float64)
+    K = len(t)
+    confusion = torch.bincount(labels * K + pred, minlength=K * K).view(K, K).double()
+    mutual = confusion + confusion.T
+    mutual.fill_diagonal_(0)
+    a, b = divmod(int(mutual.argmax()), K)
+    third = int(torch.cdist(((t[a] + t[b]) / 2)[None], t)[0].argmax())
+    return [a, b, third]
 
 
 def feature_norms(model, split) -> torch.Tensor:

@@ -259,16 +259,16 @@ def draw_measures(fig: Figure, alphas, measures: dict, title: str | None = None)
     return fig
 
 
-def explore_projections(models: dict, splits: dict, classes=None, figsize=(5.5, 4.5)):
+def explore_projections(project, alphas, class_names, splits=("train", "val"), classes=None, figsize=(5.5, 4.5)):
     """Chapter 2, live (Jupyter/Colab): the projection of any three classes of any trained alpha.
 
-    ``models`` maps alpha -> trained model, ``splits`` maps "train"/"val" -> a data split.  Three drop-downs
-    choose the classes (all classes of the dataset), a slider alpha (the trained values only), buttons the split.
+    ``project(alpha, classes, split)`` returns a :class:`lsmooth_lib.geometry.Projection` (e.g. from
+    ``zoo.projection``); three drop-downs choose among ``class_names``, a slider the trained ``alphas``,
+    buttons the split.
     """
     import ipywidgets as widgets
-    from . import geometry
 
-    names = list(next(iter(splits.values())).classes)
+    names = list(class_names)
     classes = list(classes or names[:3])
 
     def show(alpha, first, second, third, split):
@@ -278,13 +278,12 @@ def explore_projections(models: dict, splits: dict, classes=None, figsize=(5.5, 
             print("Choose three different classes.")
             plt.close(fig)
             return
-        proj = geometry.project_classes(models[alpha], splits[split], chosen)
-        draw_projection_choice(fig, {(alpha, "", split): proj}, alpha, "", split)
+        draw_projection_choice(fig, {(alpha, "", split): project(alpha, chosen, split)}, alpha, "", split)
         plt.show()
 
     drop = [widgets.Dropdown(options=names, value=c, description=d, layout=widgets.Layout(width="15em"))
             for c, d in zip(classes, ("class 1", "class 2", "class 3"))]
-    alpha = widgets.SelectionSlider(options=[(_fmt(a), a) for a in models], description="alpha",
+    alpha = widgets.SelectionSlider(options=[(_fmt(a), a) for a in alphas], description="alpha",
                                     continuous_update=False)
     split = widgets.ToggleButtons(options=list(splits), description="split")
     return widgets.interactive(show, alpha=alpha, first=drop[0], second=drop[1], third=drop[2], split=split)
@@ -306,7 +305,8 @@ def draw_reliability_curves(fig: Figure, curves, n_bins: int = 15, title: str | 
     bins, one line per entry of ``curves``; the dashed diagonal is perfect calibration.
 
     ``curves`` is a list of dicts with ``logits``, ``labels`` and ``label``, optionally ``temperature``
-    (default 1) and line-style keys (``color``, ``marker``, ``ls``).  Bins with fewer than ``min_count``
+    (default 1) and line-style keys (``color``, ``marker``, ``ls``); a dict may give precomputed ``bins``
+    (:func:`lsmooth_lib.calibration.reliability_bins`) instead of logits and labels.  Bins with fewer than ``min_count``
     examples are left out of the line (a bin of one example plots at accuracy 0 or 1); the legend gives each
     curve's ECE, which counts every bin.
     """
@@ -318,10 +318,10 @@ def draw_reliability_curves(fig: Figure, curves, n_bins: int = 15, title: str | 
     _reliability_frame(ax, n_bins)
     for c in curves:
         t = c.get("temperature", 1.0)
-        b = C.reliability_bins(c["logits"], c["labels"], n_bins, t)
+        b = c["bins"] if "bins" in c else C.reliability_bins(c["logits"], c["labels"], n_bins, t)
         keep = b["count"] >= max(min_count, 1)
         style = {k: c[k] for k in ("color", "marker", "ls", "lw", "markersize") if k in c}
-        err = C.ece(c["logits"], c["labels"], n_bins, t)
+        err = C.ece_of_bins(b)
         ax.plot(b["conf"][keep].numpy(), b["acc"][keep].numpy(), label=f"{c['label']} (ECE {err:.3f})", **style)
     ax.legend(loc="upper left", fontsize=8)
     if title:

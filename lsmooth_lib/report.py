@@ -81,7 +81,7 @@ def _table2() -> list[dict]:
 
 
 def _figure1() -> list[dict]:
-    from . import data as D, geometry as G, zoo
+    from . import data as D, zoo
     rows = []
     for data, arch, pair, triple, setting in (
             ("cifar10", "AlexNet", ("cpu-alexnet-cifar10-a0-s0", "cpu-alexnet-cifar10-a0.1-s0"),
@@ -91,8 +91,7 @@ def _figure1() -> list[dict]:
         row = _row("§2, Figure 1", f"{D.dataset_info(data)['title']} {arch}: training clusters tighter with label smoothing",
                    "tight, equally distant clusters with alpha = 0.1; broad clusters without", setting=setting)
         if all(_rec(n) for n in pair):
-            train = D.load_split(data, "train")
-            t = [G.project_classes(zoo.load(n, device="cpu")[0], train, triple, n=100).tightness for n in pair]
+            t = [zoo.projection(n, "train", triple, n=100).tightness for n in pair]
             row["ours"] = f"tightness {t[0]:.2f} -> {t[1]:.2f} (training images, {', '.join(triple)})"
             row["status"] = REPRODUCED if t[1] < 0.9 * t[0] else NOT_REPRODUCED  # at least 10 % tighter
             fit = 100 * _rec(pair[0])["metrics"]["train"]["acc"]
@@ -130,11 +129,9 @@ def _table3() -> list[dict]:
                "0.056; 0.018 / 1.13; 0.019 / 0.1 (WMT, transformer_base)",
                setting=TRANSFORMER + ", 15-bin ECE on validation tokens")
     if _rec(hard) and _rec(ls):
-        from . import data as D, translation as TR
-        val = D.load_split("multi30k", "val")
-        zh, zs = (TR.token_logits(zoo.load(n, device="cpu")[0], val) for n in (hard, ls))
-        t = C.fit_temperature(zh, val.labels)
-        e = (C.ece(zh, val.labels), C.ece(zh, val.labels, temperature=t), C.ece(zs, val.labels))
+        ch, cs = zoo.token_calibration(hard), zoo.token_calibration(ls)
+        t = ch["fitted"]
+        e = (ch["rows"][1.0]["ece"], ch["rows"][t]["ece"], cs["rows"][1.0]["ece"])
         row["ours"] = f"{e[0]:.3f}; {e[1]:.3f} / {t:.2f}; {e[2]:.3f} / 0.1"
         ordering = e[1] <= e[2] < e[0]
         row["status"] = REPRODUCED if ordering else PARTLY if e[2] < e[0] else NOT_REPRODUCED

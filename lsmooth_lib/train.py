@@ -32,7 +32,10 @@ DEFAULTS = dict(
 # Keys of optional features, filled in only when a config uses them (so that adding a feature leaves the
 # complete configs -- and the zoo records that store them -- of every other entry unchanged).
 DISTILL_DEFAULTS = dict(beta=1.0, distill_temperature=1.0, student_temperature=1.0, distill_mode="soft")
-OPTIONAL = {"teacher", "virtual_teacher", "track_mi", "label_noise", *DISTILL_DEFAULTS}
+OPTIONAL = {"teacher", "virtual_teacher", "track_mi", "label_noise", *DISTILL_DEFAULTS,
+            # the GPU presets (appendix B): the fast path's switch, the expected seconds of the entry on one H100
+            # (the runner's budget logic, lsmooth_lib.runner) and what the preset changes of the paper's recipe
+            "fast", "est_gpu_s", "deviation"}
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -78,6 +81,10 @@ def complete_config(config: dict) -> dict:
         raise ValueError("a config has either a zoo teacher ('teacher') or a virtual teacher ('virtual_teacher'), not both")
     if cfg.get("label_noise") is not None and not 0 <= cfg["label_noise"] < 1:
         raise ValueError(f"label_noise is the fraction of wrong training labels, in [0, 1); got {cfg['label_noise']!r}")
+    if cfg.get("fast") is not None and not isinstance(cfg["fast"], bool):
+        raise ValueError(f"fast switches the GPU fast path on or off: True, False or None (automatic); got {cfg['fast']!r}")
+    if cfg.get("est_gpu_s") is not None and not (isinstance(cfg["est_gpu_s"], (int, float)) and cfg["est_gpu_s"] > 0):
+        raise ValueError(f"est_gpu_s is the expected seconds of the entry on one H100, > 0; got {cfg['est_gpu_s']!r}")
     if distilled:
         from .distillation import MODES, check_temperature
         check_temperature(cfg["distill_temperature"])
@@ -102,12 +109,47 @@ def _lr_factor(cfg: dict, epoch_progress: float) -> float:
     raise ValueError(f"unknown schedule {cfg['schedule']!r}; use step, cosine, linear or constant")
 
 
-def _autocast(device: torch.device):
-    if device.type != "cuda":
+def _autocast(device: torch.device, enabled: bool = True):
+    if device.type != "cuda" or not enabled:
         return torch.autocast(device.type, enabled=False), None
     if torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16), None
     return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+
+
+def use_fast(config: dict, device, fast: bool | None = None) -> bool:
+    """Whether :func:`fit` takes the fast path: the ``fast`` argument, else the config's ``fast`` key, else on
+    for CUDA only.  The fast path keeps the training split on the device (uint8, cropped and flipped there by
+    :func:`lsmooth_lib.data.batches`), trains conv nets in channels_last memory format, runs the forward pass
+    under bf16 autocast on CUDA (fp16 with a gradient scaler where bf16 is missing) and keeps the running
+    loss and accuracy on the device (no host synchronisation per step).  "Plain" is none of these."""
+    if fast is None:
+        fast = config.get("fast")
+    if fast is None:
+        fast = torch.device(device).type == "cuda"
+    return bool(fast)
+
+
+def precision(device, fast: bool) -> str:
+    """A short description of the arithmetic :func:`fit` uses on ``device`` (for records and logs)."""
+    device = torch.device(device)
+    if not fast:
+        return "fp32"
+    if device.type != "cuda":
+        return "fp32, channels_last"
+    return ("bf16 autocast" if torch.cuda.is_bf16_supported() else "fp16 autocast + GradScaler") + ", channels_last"
+
+
+def _is_conv_net(model) -> bool:
+    return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def _on_device(split, device):
+    """The image split with its uint8 images and labels moved to ``device`` once (not once per epoch)."""
+    if getattr(split, "is_text", False) or split.images.device == torch.device(device):
+        return split
+    import dataclasses
+    return dataclasses.replace(split, images=split.images.to(device), labels=split.labels.to(device))
 
 
 def _save_atomic(obj, path: Path) -> None:
@@ -142,24 +184,38 @@ def evaluate(model, split: D.Split, batch_size: int = 1000, device=None) -> dict
     return dict(acc=correct / max(n, 1), nll=total_nll / max(n, 1))
 
 
-def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = True, device=None):
+def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = True, device=None,
+        fast: bool | None = None):
     """Train the model ``config`` describes; returns ``(model, history)``.
 
     ``history`` holds one dict per epoch (train loss and accuracy on augmented batches, validation
     accuracy and NLL, seconds).  With ``checkpoint``, the state is written there atomically after
-    every epoch and a run that finds a matching checkpoint resumes from it.
+    every epoch and a run that finds a matching checkpoint resumes from it.  ``fast`` (default: the
+    config's ``fast``, else on for CUDA) selects the fast path, :func:`use_fast`; the returned model is
+    float32 in the default memory format either way.
+
+    A distilled student and its zoo teacher may see different image sizes (the GPU presets' 24-pixel
+    AlexNet learns from a 32-pixel ResNet-56): each batch is drawn at the larger size, the augmentation's
+    padding widened by the difference, so that the smaller model's centre crop has exactly the augmentation
+    its config asks for and the larger one sees the window around it.
     """
     from tqdm.auto import tqdm
 
     cfg = complete_config(config)
     device = pick_device(device)
+    fast = use_fast(cfg, device, fast)
     seed_everything(cfg["seed"])
     train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
     if cfg.get("label_noise"):  # chapter 6: symmetric noise on the training labels only (validation stays clean)
         train_split = D.with_label_noise(train_split, cfg["label_noise"], seed=cfg["seed"])
     val_split = D.load_split(cfg["dataset"], "val", limit=cfg["limit"] and max(cfg["limit"] // 4, 64))
+    if fast:  # the uint8 splits live on the device for the whole run (data.batches crops and flips them there)
+        train_split, val_split = _on_device(train_split, device), _on_device(val_split, device)
     K = train_split.num_classes
     model = build_model(cfg["model"], K, **cfg["model_kwargs"]).to(device)
+    channels_last = fast and _is_conv_net(model)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     if cfg["optimizer"] == "adam":  # the Transformer's optimizer (Vaswani et al.): Adam, betas (0.9, 0.98)
         opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=(0.9, 0.98), eps=1e-9,
                                weight_decay=cfg["weight_decay"])
@@ -188,9 +244,13 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
         from .zoo import load as zoo_load
         teacher, _ = zoo_load(cfg["teacher"], device=device)
         teacher.requires_grad_(False)
-        if teacher.input_size != model.input_size:
+        if channels_last and _is_conv_net(teacher):
+            teacher = teacher.to(memory_format=torch.channels_last)
+        if (teacher.input_size is None) != (model.input_size is None) or (
+                teacher.input_size and (teacher.input_size - model.input_size) % 2):
             raise ValueError(f"the teacher {cfg['teacher']!r} sees {teacher.input_size}-pixel inputs and the student "
-                             f"{model.input_size}-pixel ones; distillation feeds both the same batch, so make them equal")
+                             f"{model.input_size}-pixel ones; distillation crops both from one batch, so their "
+                             f"sizes must differ by an even number of pixels")
         if not cfg["augment"]:  # un-augmented inputs: the teacher's logits never change, so compute them once
             teacher_cache = predict(teacher, train_split, cfg["eval_batch_size"], device).to(device)
     if cfg.get("virtual_teacher"):  # chapter 6: Yuan et al.'s teacher-free distillation, a fixed target per label
@@ -204,7 +264,12 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
         measure_mi = lambda: model_mutual_information(model, mi_split, tuple(mi["classes"]), mi["n"], mi["draws"],  # noqa: E731
                                                       augment=mi.get("augment"))
         model.train()
-    autocast, scaler = _autocast(device)
+    autocast, scaler = _autocast(device, enabled=fast)
+    # the size each batch is drawn at, and its augmentation: the student's own, unless an online teacher sees more
+    draw_size, draw_aug = model.input_size, cfg["augment"]
+    if teacher is not None and teacher_cache is None and teacher.input_size and teacher.input_size > model.input_size:
+        draw_size = teacher.input_size
+        draw_aug = {**cfg["augment"], "pad": cfg["augment"].get("pad", 0) + (draw_size - model.input_size) // 2}
     steps_per_epoch = max(1, len(train_split) // cfg["batch_size"])
     bar = tqdm(total=cfg["epochs"] * steps_per_epoch, initial=start * steps_per_epoch, disable=not progress,
                desc=f"{cfg['model']} on {cfg['dataset']} (alpha={cfg['alpha']})", unit="step", mininterval=1.0)
@@ -212,20 +277,30 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
         t0 = time.perf_counter()
         model.train()
         tot_loss = tot_correct = seen = 0
+        if fast:  # summed on the device: no host synchronisation per step (float64, as the host sums)
+            tot_loss = torch.zeros((), dtype=torch.float64, device=device)
+            tot_correct = torch.zeros((), dtype=torch.long, device=device)
         mi_points = []
         if mi and epoch == 0:
             mi_points.append([0, measure_mi()])
-        for step, (x, y, idx) in enumerate(D.batches(train_split, cfg["batch_size"], input_size=model.input_size,
-                                                     augment=cfg["augment"], shuffle=True, generator=gen,
+        for step, (x, y, idx) in enumerate(D.batches(train_split, cfg["batch_size"], input_size=draw_size,
+                                                     augment=draw_aug, shuffle=True, generator=gen,
                                                      device=device, drop_last=True, with_index=True)):
             for group in opt.param_groups:
                 group["lr"] = cfg["lr"] * _lr_factor(cfg, epoch + step / steps_per_epoch)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            x_student = D.center_crop(x, model.input_size) if draw_size != model.input_size else x
             with autocast:
-                logits = model(x)
+                logits = model(x_student)
                 t_logits = None
                 if teacher is not None:
                     with torch.no_grad():
-                        t_logits = teacher_cache[idx] if teacher_cache is not None else teacher(x).float()
+                        if teacher_cache is not None:
+                            t_logits = teacher_cache[idx]
+                        else:
+                            x_teacher = D.center_crop(x, teacher.input_size) if teacher.input_size != draw_size else x
+                            t_logits = teacher(x_teacher).float()
             if teacher is not None:
                 from .distillation import distillation_loss
                 loss = distillation_loss(logits.float(), t_logits, y, cfg["beta"], cfg["distill_temperature"],
@@ -245,15 +320,22 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
             if scaler:
                 scaler.update()
             n = len(y)
-            tot_loss += loss.item() * n
-            tot_correct += int((logits.argmax(1) == y).sum())
+            if fast:
+                tot_loss += loss.detach().double() * n
+                tot_correct += (logits.detach().argmax(1) == y).sum()
+            else:
+                tot_loss += loss.item() * n
+                tot_correct += int((logits.argmax(1) == y).sum())
             seen += n
             global_step = epoch * steps_per_epoch + step + 1
             if mi and global_step % mi["every"] == 0:
                 mi_points.append([global_step, measure_mi()])
                 model.train()
             bar.update(1)
-            bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_correct / seen:.3f}", refresh=False)
+            if not fast or step % 50 == 0:  # the fast path synchronises with the device only every 50 steps
+                bar.set_postfix(loss=f"{float(tot_loss) / seen:.3f}", acc=f"{int(tot_correct) / seen:.3f}",
+                                refresh=False)
+        tot_loss, tot_correct = float(tot_loss), int(tot_correct)
         val = evaluate(model, val_split, cfg["eval_batch_size"], device)
         history.append(dict(epoch=epoch + 1, train_loss=tot_loss / max(seen, 1), train_acc=tot_correct / max(seen, 1),
                             val_acc=val["acc"], val_nll=val["nll"], seconds=time.perf_counter() - t0))
@@ -265,6 +347,8 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
                               optimizer=opt.state_dict(), generator=gen.get_state(),
                               torch_rng=torch.get_rng_state(), history=history), ckpt)
     bar.close()
+    if channels_last:
+        model = model.to(memory_format=torch.contiguous_format)
     model.eval()
     return model, history
 

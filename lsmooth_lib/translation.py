@@ -295,20 +295,14 @@ def decoding_sweep(model, split: TextSplit, temperatures, beam: int = 4, progres
 
 
 # ---------------------------------------------------------------- Figure 7: projections of next-token predictions
-def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: int = 200, features=None):
-    """Penultimate activations at the first ``n`` target positions of each of three ``tokens`` (pieces or
-    ids), projected onto the plane through their templates (the paper's Figure 7; chapters 2 and 4).
-
-    A position counts for a token when that token is the correct next token; the prefix is the correct one
-    (teacher forcing).  Returns a :class:`lsmooth_lib.geometry.Projection` like chapter 2's images.
+def token_probe(model, split: TextSplit, ids, n: int = 100, batch_size: int = 200, features=None):
+    """Penultimate activations at the first ``n`` target positions (in split order) where each token of
+    ``ids`` is the correct next token, given the correct prefix (chapter 4's Figure 7).  Returns
+    ``(features (N, d), labels)`` with labels 0, 1, ... in the order of ``ids``, grouped by token.
     ``features``: the activations of the whole split, if already computed (``token_logits(..., features=True)``).
     """
-    from .geometry import Projection, augment, project
-    if len(tokens) != 3 or len(set(tokens)) != 3:
-        raise ValueError(f"the projection needs three different tokens; got {list(tokens)}")
-    ids = [split.class_index(t) if isinstance(t, str) else int(t) for t in tokens]
     feats, labels = [], []
-    counts = [0, 0, 0]
+    counts = [0] * len(ids)
     if features is None:  # only sentences that contain one of the tokens need the network (in split order)
         wanted = set(ids)
         keep = [i for i, t in enumerate(split.tgt) if wanted.intersection(t)]
@@ -326,7 +320,22 @@ def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: in
             break
     feats, labels = torch.cat(feats), torch.cat(labels)
     order = torch.argsort(labels, stable=True)
+    return feats[order], labels[order]
+
+
+def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: int = 200, features=None):
+    """Penultimate activations at the first ``n`` target positions of each of three ``tokens`` (pieces or
+    ids), projected onto the plane through their templates (the paper's Figure 7; chapters 2 and 4).
+
+    A position counts for a token when that token is the correct next token; the prefix is the correct one
+    (teacher forcing).  Returns a :class:`lsmooth_lib.geometry.Projection` like chapter 2's images.
+    ``features``: the activations of the whole split, if already computed (``token_logits(..., features=True)``).
+    """
+    from .geometry import project_features
+    if len(tokens) != 3 or len(set(tokens)) != 3:
+        raise ValueError(f"the projection needs three different tokens; got {list(tokens)}")
+    ids = [split.class_index(t) if isinstance(t, str) else int(t) for t in tokens]
+    feats, labels = token_probe(model, split, ids, n, batch_size, features)
     with torch.no_grad():
         templates = model.templates.detach().cpu().double()[ids]
-    return Projection(tuple(split.classes[k] for k in ids), split.split, project(augment(feats[order]), templates),
-                      labels[order], project(templates, templates))
+    return project_features(feats, labels, templates, [split.classes[k] for k in ids], split.split)

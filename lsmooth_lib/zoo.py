@@ -157,6 +157,89 @@ for _s in (0, 1, 2):  # chapter 5's MNIST toy
     CONFIGS[f"cpu-mlp800-mnist-kd-from-ls-s{_s}"] = _mnist_mlp("student-from-ls", _s)
 
 
+# ---------------------------------------------------------------- GPU presets (one H100; README "GPU plan")
+# The paper's networks and recipes, on a schedule that fits the GPU machine: one command of at most 10 minutes,
+# of which ~7 (--budget-s 420) train; the runner (lsmooth_lib.runner) starts an entry only if its est_gpu_s fits.
+#
+# est_gpu_s, the seconds an entry takes with one H100 to itself (the runner adds up the estimates of entries
+# that share the GPU: concurrent processes time-slice it, so they gain little beyond hiding start-up and
+# launch gaps), from the arithmetic and an assumed throughput:
+# * ResNet-56 (stem 16, widths 32/64/128): 0.51 GMAC = 1.02 GFLOP per 32x32 image forward, ~3.1 GFLOP per
+#   training image.  Assumed 12,000 training images/s on the fast path (bf16 autocast, channels_last, uint8
+#   data on the device, batch 512, eager PyTorch), i.e. ~37 TFLOP/s: the layers are narrow (32-128 channels)
+#   and BatchNorm/ReLU/additions move ~45 MB per image per step, so neither the tensor-core peak nor the
+#   3.3 TB/s of memory bandwidth (~50k images/s for that traffic alone) is approached by eager kernels.
+#   30 epochs x 87 steps x 512 = 1.34 M images -> 111 s; 30 validation passes (5k images), the final
+#   evaluation of the training split and the snapshot ~7 s; start-up (interpreter, CUDA context, cached
+#   arrays) ~12 s; 130 s -> 135 s with a small margin, 140 s for the CIFAR-10 teachers (21 MI measurements
+#   of 3,000 images, the training logits of their snapshot).
+# * AlexNet (TF tutorial, with LRN): 18 MMAC per 24x24 image, 0.11 GFLOP per training image: the 1.35 M
+#   training images are 150 TFLOP (~4 s); a batch-128 step is bound by kernel launches and Python (~2.5 ms with
+#   LRN's extra kernels), 10,530 steps ~26 s, plus validation and start-up -> 45 s.
+# * AlexNet students: plus the ResNet-56 teacher's forward pass on every batch (1.02 GFLOP x 1.35 M images
+#   = 1.4 PFLOP, ~37 s at the rate above, overlapping the student's launch-bound steps) and the teacher's
+#   loading and gamma -> 65 s.
+# benchmarks/gpu_throughput.py measures the real rate; `zoo train ... --est-scale F` rescales every estimate
+# (the benchmark prints the F its measurement suggests).
+GPU_RESNET_DEVIATION = (
+    "30 epochs at batch 512 (2,610 steps; lr 0.4 = 0.1 x 512/128 with a 2-epoch linear warm-up, /10 at 50 % and "
+    "75 %) instead of the paper's 64k steps at batch 128 (~205 epochs; /10 at 32k and 48k): a 10-minute GPU "
+    "command holds ~3 such entries, and the bar is the paper's accuracy (72.1 / 72.7 % on CIFAR-100), not its step "
+    "count. The cross-entropy is not multiplied by 3 and gradients are not clipped (tensor2tensor specifics); "
+    "inputs are normalised with the dataset's channel statistics, not per image; 45k/5k train/validation split "
+    "(the paper: 40k/10k); bf16 autocast.")
+GPU_ALEXNET_DEVIATION = (
+    "30 epochs at batch 128 (10,530 steps) instead of the paper's 390k steps (~1250 epochs), to fit the GPU "
+    "budget; SGD with Nesterov momentum 0.9 at lr 0.05, /10 at 50 % and 75 % (the paper: plain SGD at lr 0.1, /10 "
+    "every 130k steps), weight decay 5e-4 on every weight (the paper: 0.04 on the two hidden dense layers with the "
+    "cross-entropy x 3); augmentation: random 24x24 crop + flip only (the tutorial adds brightness and contrast "
+    "jitter and standardises each image); bf16 autocast.")
+# Figure 6 on the GPU teachers: as TRACK_MI, on the paper's 32x32 pad-4 crops, every ~1/20 of the 2,610 steps
+TRACK_MI_GPU = dict(TRACK_MI, every=130, augment={"pad": 4, "flip": True})
+
+
+def _resnet56_gpu(dataset: str, alpha: float, seed: int, est_gpu_s: float = 135, **extra) -> dict:
+    return dict(dataset=dataset, model="resnet56", alpha=alpha, epochs=30, batch_size=512, lr=0.4, warmup=2.0,
+                momentum=0.9, nesterov=True, weight_decay=1e-4, schedule="step", milestones=(0.5, 0.75),
+                augment={"pad": 4, "flip": True}, seed=seed, preset="gpu", est_gpu_s=est_gpu_s,
+                deviation=GPU_RESNET_DEVIATION,
+                description="ResNet-56 (tensor2tensor widths 32/64/128), 32x32 pad-4 crops + flip, 30 epochs at "
+                            "batch 512, step decay (the paper's recipe on a GPU-budget schedule)", **extra)
+
+
+def _alexnet_gpu(alpha: float, seed: int) -> dict:
+    return dict(dataset="cifar10", model="alexnet", model_kwargs={"lrn": True}, alpha=alpha, epochs=30,
+                batch_size=128, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4, schedule="step",
+                milestones=(0.5, 0.75), augment={"pad": 0, "flip": True}, seed=seed, preset="gpu", est_gpu_s=45,
+                deviation=GPU_ALEXNET_DEVIATION,
+                description="TF-tutorial AlexNet with LRN, random 24x24 crops + flip, 30 epochs at batch 128, step decay")
+
+
+def _alexnet_student_gpu(teacher_alpha: float, temperature: float, seed: int) -> dict:
+    # Figure 5 on the GPU: as _alexnet_student, from the ResNet-56 teachers.  The student's batch is its random
+    # 24x24 crop; the teacher sees the 32x32 window centred on it (train.fit), i.e. exactly its own pad-4 crops.
+    teacher = f"gpu-resnet56-cifar10-a{teacher_alpha:g}-s0"
+    return dict(_alexnet_gpu(0.0, seed), teacher=teacher, beta=1.0, distill_temperature=temperature,
+                student_temperature=1.0, distill_mode="soft", keep_weights=False, est_gpu_s=65,
+                deviation=GPU_ALEXNET_DEVIATION + " The teacher's logits are computed online on the 32x32 window "
+                          "around the student's crop.",
+                description=f"TF-tutorial AlexNet (LRN) student distilled from {teacher} at T = {temperature:g} (beta 1)")
+
+
+# Priority order (`zoo train --match` keeps it): seed 0 of every alpha first; a teacher before its students.
+for _s in (0, 1, 2):
+    for _a in (0.0, 0.05, 0.1):
+        CONFIGS[f"gpu-resnet56-cifar100-a{_a:g}-s{_s}"] = _resnet56_gpu("cifar100", _a, _s)
+CONFIGS["gpu-resnet56-cifar10-a0-s0"] = _resnet56_gpu("cifar10", 0.0, 0, est_gpu_s=140, track_mi=TRACK_MI_GPU)
+for _a in (0.0, 0.1):
+    CONFIGS[f"gpu-alexnet-cifar10-a{_a:g}-s0"] = _alexnet_gpu(_a, 0)
+for _t in (1, 2, 3, 4, 8):
+    CONFIGS[f"gpu-alexnet-cifar10-kd-a0-T{_t}-s0"] = _alexnet_student_gpu(0.0, _t, 0)
+for _a in (0.1, 0.3, 0.6):
+    CONFIGS[f"gpu-resnet56-cifar10-a{_a:g}-s0"] = _resnet56_gpu("cifar10", _a, 0, est_gpu_s=140, track_mi=TRACK_MI_GPU)
+    CONFIGS[f"gpu-alexnet-cifar10-kd-a{_a:g}-T1-s0"] = _alexnet_student_gpu(_a, 1, 0)
+
+
 # ---------------------------------------------------------------- paths and lookup
 def zoo_dir() -> Path:
     """The zoo folder: ``LSMOOTH_ZOO``, else ``zoo/`` in the source checkout."""
@@ -206,9 +289,41 @@ def record(name: str) -> dict | None:
                        f"(`git checkout -- {rec_path}`) or retrain: `python -m lsmooth_lib zoo train {name} --force`.") from None
 
 
-# ---------------------------------------------------------------- train, load, verify
+# ---------------------------------------------------------------- train, finalize, load, verify
+def storage(name: str) -> str:
+    """What git holds of a trained entry: ``"weights"`` (fp16 state_dict; small models that chapters run
+    live), ``"snapshot"`` (the arrays chapters read, :mod:`lsmooth_lib.snapshot`; models whose weights are
+    larger than ``snapshot.SNAPSHOT_ABOVE_BYTES``) or ``"metrics"`` (the record only; ``keep_weights=False``).
+    Weights that are not committed stay in ``zoo/.local/`` on the machine that trained the entry."""
+    from .models import build_model
+    from .snapshot import SNAPSHOT_ABOVE_BYTES, weights_bytes
+    cfg = get_config(name)
+    if not cfg.get("keep_weights", True):
+        return "metrics"
+    model = build_model(cfg["model"], D.dataset_info(cfg["dataset"])["num_classes"], **cfg["model_kwargs"])
+    return "snapshot" if weights_bytes(model) > SNAPSHOT_ABOVE_BYTES else "weights"
+
+
+def is_teacher(name: str) -> bool:
+    """Whether another configured entry is distilled from this one (its snapshot then keeps training logits)."""
+    return any(c.get("teacher") == name for c in CONFIGS.values())
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    import tempfile
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(obj, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _file_entry(path: Path, **extra) -> dict:
+    return dict(file=path.name, sha256=sha256(path), bytes=path.stat().st_size, **extra)
+
+
 def train(name: str, force: bool = False, progress: bool = True, device=None) -> dict:
-    """Train an entry, write its fp16 weights and record atomically, and return the record."""
+    """Train an entry, write its fp16 weights (committed, or in ``zoo/.local/``) and a first record, then
+    :func:`finalize` it (metrics, snapshot); returns the record."""
     cfg = get_config(name)
     pt, js = paths(name)
     if not force and js.exists() and record(name) is not None:
@@ -217,18 +332,59 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
     t0 = time.perf_counter()
     model, history = fit(cfg, checkpoint=zoo_dir() / ".partial" / f"{name}.pt", progress=progress, device=dev)
     wall = sum(h["seconds"] for h in history)  # summed per epoch, so a resumed run still counts its whole time
-    metrics = {}
-    for split in ("train", "val", "test"):
-        s = D.load_split(cfg["dataset"], split, limit=cfg["limit"])
-        metrics[split] = evaluate(model, s, cfg["eval_batch_size"], dev)
-    provenance = D.load_split(cfg["dataset"], "test", limit=1).provenance
-    pt.parent.mkdir(parents=True, exist_ok=True)
-    rec = dict(name=name, config=cfg, metrics=metrics, history=history,
+    half: dict = {}  # tied parameters (the Transformer's embedding = output layer) are stored once
+    state = {k: (half.setdefault(v.data_ptr(), v.half()) if v.is_floating_point() else v)
+             for k, v in model.state_dict().items()}
+    keep = storage(name) == "weights"
+    out = pt if keep else _local_weights(name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, out)
+    rec = dict(name=name, config=cfg, history=history,
                wall_time_s=round(wall, 1), session_time_s=round(time.perf_counter() - t0, 1),
                hardware=hardware(dev), versions=dict(lsmooth_lib=__version__, torch=torch.__version__,
                                                      python=platform.python_version()),
-               data=provenance, trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    if D.dataset_info(cfg["dataset"]).get("text"):
+               trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    # metrics and snapshot describe the stored fp16 weights, exactly what zoo.load gives later
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    rec["weights" if keep else "local_weights"] = _file_entry(out, dtype="float16")
+    _write_json(js, rec)
+    partial = zoo_dir() / ".partial" / f"{name}.pt"
+    if partial.exists():
+        partial.unlink()
+    return finalize(name, model, progress=progress, device=dev)
+
+
+def finalize(name: str, model=None, progress: bool = False, device=None) -> dict:
+    """Complete a trained entry's record from its weights: metrics on every split whose data are on this
+    machine (the others are listed under ``pending``), the teacher's equivalent smoothing of a distilled
+    entry, a Transformer's decoding sweep, and the snapshot of an entry that commits one.
+
+    ``zoo train`` calls it after training; ``zoo import`` calls it again on a machine that has the test
+    split (the GPU machine receives only the training split).  Returns the record.
+    """
+    from . import snapshot as S
+    cfg = get_config(name)
+    js = paths(name)[1]
+    rec = record(name)
+    if rec is None:
+        raise ZooError(f"zoo entry {name!r} has no record to finalize ({js}); train it first.")
+    dev = pick_device(device)
+    if model is None:
+        model = load(name, device=dev)[0]
+    metrics, pending = {}, []
+    for split in D.SPLITS:
+        try:
+            s = D.load_split(cfg["dataset"], split, limit=cfg["limit"])
+        except D.DataUnavailableError:
+            pending.append(split)
+            continue
+        metrics[split] = evaluate(model, s, cfg["eval_batch_size"], dev)
+        rec["data"] = s.provenance  # the test split's where it is here (the last one), else the training split's
+    rec["metrics"] = metrics
+    rec.pop("pending", None)
+    if D.dataset_info(cfg["dataset"]).get("text") and "test" not in pending:
         rec.update(_translation_metrics(model, cfg, progress))
     if cfg.get("teacher"):  # chapter 5: the teacher's equivalent smoothing factor at the distillation temperature
         from .distillation import equivalent_smoothing
@@ -241,26 +397,38 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
         labels = D.load_split(cfg["dataset"], "train", limit=cfg["limit"]).labels
         z = virtual_teacher_logits(labels, D.dataset_info(cfg["dataset"])["num_classes"], cfg["virtual_teacher"])
         rec["gamma"] = equivalent_smoothing(z, labels, cfg["distill_temperature"])
-    half: dict = {}  # tied parameters (the Transformer's embedding = output layer) are stored once
-    state = {k: (half.setdefault(v.data_ptr(), v.half()) if v.is_floating_point() else v)
-             for k, v in model.state_dict().items()}
-    # A metrics-only entry (keep_weights=False, to keep the committed zoo small) still keeps its weights on
-    # this machine (zoo/.local/, git-ignored), so that entries built on it (a distilled student's teacher) train on this machine.
-    keep = cfg.get("keep_weights", True)
-    out = pt if keep else _local_weights(name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out)
-    rec["weights" if keep else "local_weights"] = dict(file=out.name, sha256=sha256(out), bytes=out.stat().st_size,
-                                                       dtype="float16")
-    tmp = js.with_name(js.name + ".tmp")
-    tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
-    os.replace(tmp, js)
-    partial = zoo_dir() / ".partial" / f"{name}.pt"
-    if partial.exists():
-        partial.unlink()
+    if storage(name) == "snapshot":
+        arrays = S.build(model, cfg, teacher=is_teacher(name), decoding_temperatures=DECODING_TEMPERATURES,
+                         progress=progress)
+        snap = snapshot_path(name)
+        S.save(arrays, snap)
+        rec["snapshot"] = _file_entry(snap, arrays=sorted(arrays))
+        _SNAPSHOTS.pop(name, None)
+    if pending:
+        rec["pending"] = pending
+    _write_json(js, rec)
     return record(name)  # exactly what later loads see (tuples read back as lists)
+
+
+def snapshot_path(name: str) -> Path:
+    """Where an entry's snapshot lives: ``zoo/NAME.npz`` (committed)."""
+    return zoo_dir() / f"{name}.npz"
+
+
+def entry_files(name: str) -> list[Path]:
+    """Every file of a trained entry: its record first, then the committed weights or snapshot, then its
+    local weights (``zoo/.local/``) if this machine has them -- what ``zoo train --out`` archives."""
+    rec = record(name)
+    if rec is None:
+        raise ZooError(f"zoo entry {name!r} has not been trained (no {paths(name)[1]}).")
+    files = [paths(name)[1]]
+    if "weights" in rec:
+        files.append(zoo_dir() / rec["weights"]["file"])
+    if "snapshot" in rec:
+        files.append(zoo_dir() / rec["snapshot"]["file"])
+    if "local_weights" in rec and _local_weights(name).exists():
+        files.append(_local_weights(name))
+    return files
 
 
 DECODING_TEMPERATURES = (0.5, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5, 2.0)
@@ -304,9 +472,10 @@ def load(name: str, train_if_missing: bool = False, device=None):
     if "weights" not in rec:
         local = _local_weights(name)
         if "local_weights" not in rec or not local.exists() or sha256(local) != rec["local_weights"]["sha256"]:
-            raise ZooError(f"zoo entry {name!r} keeps metrics only: its weights are not committed (its record has what "
-                           f"the chapters use). To get them on this machine, retrain it: "
-                           f"`python -m lsmooth_lib zoo train {name} --force` (they go to {local}).")
+            what = ("a snapshot (zoo.logits, zoo.projection and zoo.feature_norms read it)" if "snapshot" in rec
+                    else "metrics only (its record has what the chapters use)")
+            raise ZooError(f"zoo entry {name!r} commits {what}, not its weights. To get the model on this machine, "
+                           f"retrain it: `python -m lsmooth_lib zoo train {name} --force` (the weights go to {local}).")
         pt, rec = local, {**rec, "weights": rec["local_weights"]}
     if not pt.exists():
         raise ZooError(f"weights of {name!r} are missing ({pt}). Restore them from git (`git checkout -- {pt}`) "
@@ -340,7 +509,9 @@ def _local_weights(name: str) -> Path:
 
 
 def verify(selected: list[str] | None = None) -> list[tuple[str, str]]:
-    """Recompute every stored hash; returns ``(name, problem)`` for each damaged or orphaned entry."""
+    """Recompute every stored hash: the committed weights or snapshot of each record, its local weights where
+    this machine has them, and the tokenizer a translation entry was trained with.  Returns ``(name, problem)``
+    for each damaged or orphaned entry (an empty list means every file a chapter reads was checked)."""
     problems = []
     folder = zoo_dir()
     for js in sorted(folder.glob("*.json")) if folder.exists() else []:
@@ -355,12 +526,19 @@ def verify(selected: list[str] | None = None) -> list[tuple[str, str]]:
         except ZooError as err:
             problems.append((name, str(err)))
             continue
-        if "weights" in rec:
-            pt = folder / rec["weights"]["file"]
-            if not pt.exists():
-                problems.append((name, f"weights file {pt.name} is missing"))
-            elif sha256(pt) != rec["weights"]["sha256"]:
-                problems.append((name, f"weights file {pt.name} does not match its sha256 (truncated or altered)"))
+        checks = [(folder / rec[k]["file"], rec[k]["sha256"], k) for k in ("weights", "snapshot") if k in rec]
+        if "local_weights" in rec and _local_weights(name).exists():
+            checks.append((_local_weights(name), rec["local_weights"]["sha256"], "local weights"))
+        if "tokenizer" in rec:
+            checks.append((folder / "tokenizers" / rec["tokenizer"]["file"], rec["tokenizer"]["sha256"], "tokenizer"))
+        for path, digest, what in checks:
+            if not path.exists():
+                problems.append((name, f"{what} file {path} is missing"))
+            elif sha256(path) != digest:
+                problems.append((name, f"{what} file {path} does not match its sha256 (truncated or altered)"))
+    for npz in sorted(folder.glob("*.npz")) if folder.exists() else []:
+        if not npz.with_suffix(".json").exists():
+            problems.append((npz.stem, f"{npz.name} has no record"))
     return problems
 
 
@@ -370,25 +548,52 @@ def trained() -> list[str]:
 
 
 _LOGITS: dict = {}
+_SNAPSHOTS: dict = {}
+
+
+def snapshot(name: str) -> dict:
+    """The arrays of an entry's committed snapshot (:mod:`lsmooth_lib.snapshot`), hash-checked against its record
+    on first use; ``{}`` for an entry that commits its weights instead.  Raises a ``ZooError`` that says how to
+    restore a missing or damaged file."""
+    from . import snapshot as S
+    rec = record(name)
+    if rec is None:
+        raise ZooError(f"zoo entry {name!r} has not been trained (no {paths(name)[1]}). Train it with "
+                       f"`python -m lsmooth_lib zoo train {name}`.")
+    if "snapshot" not in rec:
+        return {}
+    digest = rec["snapshot"]["sha256"]
+    if _SNAPSHOTS.get(name, (None,))[0] != digest:
+        path = snapshot_path(name)
+        if not path.exists() or sha256(path) != digest:
+            state = "is missing" if not path.exists() else "does not match its record's sha256 (truncated or altered)"
+            raise ZooError(f"the snapshot of {name!r} ({path}) {state}. Restore it from git (`git checkout -- {path}`) "
+                           f"or retrain: `python -m lsmooth_lib zoo train {name} --force`.")
+        _SNAPSHOTS[name] = (digest, S.read(path))
+    return _SNAPSHOTS[name][1]
 
 
 def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(logits, labels)`` of a trained entry on one split of its dataset (chapter 3).
+    """``(logits, labels)`` of a trained entry on one split of its dataset (chapter 3), float32.
 
-    The logits are :func:`lsmooth_lib.train.predict` of the fp16 weights loaded as float32, always on
-    the CPU, so they are the same on every machine.  Inference over a 10k-image split costs seconds
-    per model on a CPU, so the result is kept in memory and in the data cache
+    From the entry's snapshot where it commits one (float16 logits, as the training machine computed them);
+    otherwise :func:`lsmooth_lib.train.predict` of the fp16 weights loaded as float32, always on the CPU, so
+    they are the same on every machine.  Computed logits are kept in memory and in the data cache
     (``<cache>/logits/NAME_SPLIT_SHA.pt``), keyed by the sha256 of the weights: retraining an entry
-    invalidates it, and ``refresh=True`` recomputes.
+    invalidates them, and ``refresh=True`` recomputes.
     """
     from .train import predict
 
+    cfg = get_config(name)
+    split_data = D.load_split(cfg["dataset"], split, limit=cfg["limit"])  # limit: smoke entries only
+    stored = snapshot(name).get(f"logits_{split}")
+    if stored is not None:
+        return torch.from_numpy(stored).float(), split_data.labels
     rec = record(name)
     if rec is None or "weights" not in rec:
         load(name)  # raises the ZooError that says how to get the entry
     sha = rec["weights"]["sha256"]
     key = (name, split, sha)
-    split_data = D.load_split(get_config(name)["dataset"], split)
     if not refresh and key in _LOGITS:
         return _LOGITS[key], split_data.labels
     path = D.cache_dir() / "logits" / f"{name}_{split}_{sha[:16]}.pt"
@@ -403,11 +608,140 @@ def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch
     model, _ = load(name, device="cpu")
     out = predict(model, split_data, batch_size=200, device="cpu")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     torch.save({"logits": out, "labels": split_data.labels}, tmp)
     os.replace(tmp, path)
     _LOGITS[key] = out
     return out, split_data.labels
+
+
+def probe_features(name: str, split: str, classes, n: int = 100):
+    """Penultimate activations of the first ``n`` examples of each of three ``classes`` of ``split`` (``"train"``
+    or ``"val"``; for a Transformer, the first ``n`` positions where each token is the next one), with their
+    labels 0, 1, 2, the three class templates ``(3, d + 1)`` and the class names (chapter 2).
+
+    From the snapshot's stored activations where the entry commits one (every class of CIFAR-10, the probe
+    classes of CIFAR-100, the tokens of Figure 7), else computed by the live model.
+    """
+    from .train import predict
+    cfg = get_config(name)
+    text = D.dataset_info(cfg["dataset"]).get("text")
+    names = _token_names() if text else D.load_split(cfg["dataset"], "val", limit=1).classes
+    idx = [_class_id(c, names) for c in classes]
+    if len(classes) != 3 or len(set(idx)) != 3:
+        raise ValueError(f"the projection needs three different classes; got {list(classes)}")
+    snap = snapshot(name)
+    if not snap:
+        model = load(name, device="cpu")[0]
+        data = D.load_split(cfg["dataset"], split)
+        if text:
+            from .translation import token_probe
+            feats, labels = token_probe(model, data, idx, n)
+        else:
+            sub = data.per_class(idx, n)
+            feats = predict(model, sub, features=True)
+            labels = torch.cat([torch.full((int((sub.labels == k).sum()),), i) for i, k in enumerate(idx)])
+        return feats.double(), labels, model.templates.detach().double()[idx], [names[k] for k in idx]
+    stored = torch.from_numpy(snap[f"probe_{split}_labels"].astype("int64"))
+    feats = torch.from_numpy(snap[f"probe_{split}_features"]).double()
+    rows, labels = [], []
+    for i, k in enumerate(idx):
+        sel = torch.nonzero(stored == k).flatten()[:n]
+        if len(sel) == 0:
+            raise ValueError(f"{name!r} commits stored activations for the classes "
+                             f"{sorted({names[int(c)] for c in stored.unique()})} only, not {names[k]!r}. Retrain the "
+                             f"entry to project other classes: `python -m lsmooth_lib zoo train {name} --force`.")
+        rows.append(feats[sel])
+        labels.append(torch.full((len(sel),), i))
+    t_index = snap.get("templates_index")
+    templates = torch.from_numpy(snap["templates"]).double()
+    templates = templates[[list(t_index).index(k) for k in idx]] if t_index is not None else templates[idx]
+    return torch.cat(rows), torch.cat(labels), templates, [names[k] for k in idx]
+
+
+def projection(name: str, split: str, classes, n: int = 100):
+    """The Figure-1 projection of a trained entry (chapter 2): :func:`probe_features` projected onto the plane
+    through the three class templates (:func:`lsmooth_lib.geometry.project_features`)."""
+    from . import geometry as G
+    feats, labels, templates, names = probe_features(name, split, classes, n)
+    return G.project_features(feats, labels, templates, names, split)
+
+
+def _token_names() -> list:
+    from .translation import tokenizer
+    sp = tokenizer()
+    return [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+
+
+def _class_id(c, names) -> int:
+    if isinstance(c, str):
+        for cand in (c, "▁" + c):
+            if cand in names:
+                return names.index(cand)
+        raise ValueError(f"unknown class {c!r}.{D._close(c, names)}")
+    k = int(c)
+    if not 0 <= k < len(names):
+        raise ValueError(f"class index {k} is outside 0..{len(names) - 1}")
+    return k
+
+
+def templates(name: str) -> torch.Tensor:
+    """The class templates ``[w_k, b_k]`` ``(K, d + 1)`` of an image classifier in the zoo (chapter 2)."""
+    snap = snapshot(name)
+    if snap:
+        if "templates_index" in snap:
+            raise ValueError(f"{name!r} commits the templates of its probe tokens only")
+        return torch.from_numpy(snap["templates"]).float()
+    return load(name, device="cpu")[0].templates.detach()
+
+
+def feature_norms(name: str, split: str = "test") -> torch.Tensor:
+    """Norms of the penultimate activations of every example of ``split`` (chapter 6), float64."""
+    from . import geometry as G
+    snap = snapshot(name)
+    if f"norms_{split}" in snap:
+        return torch.from_numpy(snap[f"norms_{split}"]).double()
+    return G.feature_norms(load(name, device="cpu")[0], D.load_split(get_config(name)["dataset"], split))
+
+
+def token_calibration(name: str) -> dict:
+    """Next-token calibration of a translation entry on its validation tokens, given the correct prefix
+    (chapter 4): ``{"fitted": T fitted by NLL (rounded to 3 decimals), "rows": {T: {"acc", "conf", "ece", "nll",
+    "bins"}}}`` over a grid of temperatures that holds 1, the decoding temperatures and the fitted one.
+    ``bins`` are :func:`lsmooth_lib.calibration.reliability_bins` at that temperature.  Read from the
+    snapshot (17,000 tokens x 5,000 logits are not committed)."""
+    snap = snapshot(name)
+    if "tokcal_temperature" not in snap:
+        raise ZooError(f"{name!r} has no token calibration table: it is not a translation entry with a snapshot.")
+    edges = torch.linspace(0, 1, snap["tokcal_bin_count"].shape[1] + 1, dtype=torch.float64)
+    rows = {}
+    for i, t in enumerate(snap["tokcal_temperature"].tolist()):
+        rows[round(t, 3)] = dict(acc=float(snap["tokcal_acc"][i]), conf=float(snap["tokcal_conf"][i]),
+                                 ece=float(snap["tokcal_ece"][i]), nll=float(snap["tokcal_nll"][i]),
+                                 bins=dict(edges=edges, **{k: torch.from_numpy(snap[f"tokcal_bin_{k}"][i])
+                                                           for k in ("count", "acc", "conf")}))
+    return dict(fitted=round(float(snap["tokcal_fitted_temperature"]), 3), rows=rows)
+
+
+def translations(name: str) -> dict:
+    """Beam-search translations (beam 4, length penalty 0.6) of the first test sentences at each decoding
+    temperature, made once when the entry was trained (chapter 4): ``{"source": [...], "reference": [...],
+    T: [...]}``."""
+    snap = snapshot(name)
+    if "examples" not in snap:
+        raise ZooError(f"{name!r} has no stored translations: it is not a translation entry with a snapshot.")
+    out = {"source": snap["examples_source"].tolist(), "reference": snap["examples_reference"].tolist()}
+    for t, row in zip(snap["examples_temperature"].tolist(), snap["examples"]):
+        out[round(t, 3)] = row.tolist()
+    return out
+
+
+def parameter_count(name: str) -> int:
+    """Number of parameters of an entry's model, tied ones counted once (built from its configuration)."""
+    from .models import build_model
+    cfg = get_config(name)
+    model = build_model(cfg["model"], D.dataset_info(cfg["dataset"])["num_classes"], **cfg["model_kwargs"])
+    return sum(p.numel() for p in model.parameters())
 
 
 def shard(entries: list[str], spec: str) -> list[str]:

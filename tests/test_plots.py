@@ -280,14 +280,18 @@ def test_explore_projections_offers_every_class_and_only_trained_alphas(restore_
     import torch
     from lsmooth_lib import data as D
     from lsmooth_lib.models import build_model
+    from lsmooth_lib import geometry as G
     split = D.Split("cifar10", "train", torch.zeros(30, 3, 24, 24, dtype=torch.uint8),
                     torch.arange(10).repeat(3), [f"c{k}" for k in range(10)])
     models = {0.0: build_model("alexnet", 10).eval(), 0.1: build_model("alexnet", 10).eval()}
-    w = P.explore_projections(models, {"train": split, "val": split}, classes=["c1", "c2", "c3"])
+    asked = []
+    project = lambda a, classes, s: asked.append((a, tuple(classes), s)) or G.project_classes(models[a], split, classes)  # noqa: E731
+    w = P.explore_projections(project, list(models), split.classes, classes=["c1", "c2", "c3"])
     controls = {c.description: c for c in w.children if hasattr(c, "options")}
     assert [v for _, v in controls["alpha"].options] == [0.0, 0.1]
     assert list(controls["class 1"].options) == split.classes and controls["class 3"].value == "c3"
     assert list(controls["split"].options) == ["train", "val"]
+    assert asked and asked[0][1] == ("c1", "c2", "c3")  # the first drawing asks for the chosen classes
 
 
 # ---------------------------------------------------------------- chapter 5
