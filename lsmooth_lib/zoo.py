@@ -263,6 +263,42 @@ def get_config(name: str) -> dict:
     return complete_config(CONFIGS[name])
 
 
+FIELDS = ("family", "dataset", "model", "alpha", "seed", "preset", "temperature", "teacher", "teacher_alpha",
+          "label_noise", "dropout")
+
+
+def fields(name: str) -> dict:
+    """The registry fields of an entry, read from its configuration (never from its name): ``family`` (model and
+    dataset, plus ``-kd`` for a distilled student and ``-noise<rate>`` for noisy labels), ``dataset``, ``model``,
+    ``alpha``, ``seed``, ``preset``, ``temperature`` (the distillation temperature, ``None`` without a teacher),
+    ``teacher`` and ``teacher_alpha`` (``None`` without one), ``label_noise`` (0 when clean) and ``dropout``."""
+    cfg = get_config(name)
+    teacher = cfg.get("teacher")
+    family = f"{cfg['model']}-{cfg['dataset']}" + ("-kd" if teacher else "")
+    if cfg.get("label_noise"):
+        family += f"-noise{cfg['label_noise']:g}"
+    return dict(family=family, dataset=cfg["dataset"], model=cfg["model"], alpha=cfg["alpha"], seed=cfg["seed"],
+                preset=cfg["preset"], temperature=cfg.get("distill_temperature") if teacher else None,
+                teacher=teacher, teacher_alpha=get_config(teacher)["alpha"] if teacher else None,
+                label_noise=cfg.get("label_noise") or 0.0, dropout=cfg["model_kwargs"].get("dropout", 0.0))
+
+
+def select(trained_only: bool = False, **wanted) -> list[str]:
+    """Names of the entries whose :func:`fields` equal every given value, in registry order, e.g.
+    ``select(family="alexnet-cifar10", alpha=0.1)`` (all seeds) or ``select(preset="cpu", seed=0, trained_only=True)``.
+    A value may be a tuple or set of allowed values."""
+    unknown = set(wanted) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"unknown registry field(s) {sorted(unknown)}; fields: {', '.join(FIELDS)}")
+    out = []
+    for name in CONFIGS:
+        f = fields(name)
+        if all(f[k] in v if isinstance(v, (tuple, set, frozenset, list)) else f[k] == v for k, v in wanted.items()):
+            if not trained_only or paths(name)[1].exists():
+                out.append(name)
+    return out
+
+
 def paths(name: str) -> tuple[Path, Path]:
     """``(weights .pt, record .json)`` of an entry."""
     return zoo_dir() / f"{name}.pt", zoo_dir() / f"{name}.json"
@@ -373,17 +409,22 @@ def finalize(name: str, model=None, progress: bool = False, device=None) -> dict
     dev = pick_device(device)
     if model is None:
         model = load(name, device=dev)[0]
-    metrics, pending = {}, []
+    here, pending = {}, []
     for split in D.SPLITS:
         try:
-            s = D.load_split(cfg["dataset"], split, limit=cfg["limit"])
+            here[split] = D.load_split(cfg["dataset"], split, limit=cfg["limit"])
         except D.DataUnavailableError:
             pending.append(split)
-            continue
-        metrics[split] = evaluate(model, s, cfg["eval_batch_size"], dev)
-        rec["data"] = s.provenance  # the test split's where it is here (the last one), else the training split's
-    rec["metrics"] = metrics
+    rec["metrics"] = {split: evaluate(model, s, cfg["eval_batch_size"], dev) for split, s in here.items()}
+    rec["data"] = here.get("test", here["train"]).provenance
     rec.pop("pending", None)
+    if not D.dataset_info(cfg["dataset"]).get("text") and not pending:
+        # chapter 3's measurements, for every image entry (seeds and metrics-only entries included): ECE, NLL and
+        # confidence on the test split as trained and after temperature scaling fitted on the validation split
+        from .calibration import calibration_report
+        from .train import predict
+        z = {s: predict(model, here[s], cfg["eval_batch_size"], dev) for s in ("val", "test")}
+        rec["calibration"] = calibration_report(z["val"], here["val"].labels, z["test"], here["test"].labels)
     if D.dataset_info(cfg["dataset"]).get("text") and "test" not in pending:
         rec.update(_translation_metrics(model, cfg, progress))
     if cfg.get("teacher"):  # chapter 5: the teacher's equivalent smoothing factor at the distillation temperature
@@ -471,7 +512,10 @@ def load(name: str, train_if_missing: bool = False, device=None):
         rec = train(name, device=device)
     if "weights" not in rec:
         local = _local_weights(name)
-        if "local_weights" not in rec or not local.exists() or sha256(local) != rec["local_weights"]["sha256"]:
+        if "local_weights" in rec and local.exists() and sha256(local) != rec["local_weights"]["sha256"]:
+            raise ZooError(f"local weights of {name!r} ({local}) are corrupted or truncated: their sha256 does not match "
+                           f"the record's. Retrain: `python -m lsmooth_lib zoo train {name} --force`.")
+        if "local_weights" not in rec or not local.exists():
             what = ("a snapshot (zoo.logits, zoo.projection and zoo.feature_norms read it)" if "snapshot" in rec
                     else "metrics only (its record has what the chapters use)")
             raise ZooError(f"zoo entry {name!r} commits {what}, not its weights. To get the model on this machine, "
@@ -757,7 +801,8 @@ def shard(entries: list[str], spec: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lsmooth_lib zoo list | train NAME... [--force] | verify``."""
+    """``python -m lsmooth_lib zoo list | train NAME... [--force] [--jobs N --budget-s S --out DIR] | verify |
+    import ARCHIVE...``."""
     import argparse
     p = argparse.ArgumentParser(prog="python -m lsmooth_lib zoo", description="The lsmooth checkpoint zoo.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -770,8 +815,20 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--device")
     tr.add_argument("--shard", metavar="I/N", help="train only the I-th of N interleaved slices of the selected "
                     "entries (1 <= I <= N), e.g. one slice per job of a scheduler's array")
+    # the runner (lsmooth_lib.runner): N entries at once, each in its own process, within a budget, archived to DIR
+    tr.add_argument("--jobs", type=int, help="run N entries at once, each in its own process (the runner; needs --out)")
+    tr.add_argument("--budget-s", type=float, help="start only entries whose estimate fits, kill what still runs "
+                    "and exit before S seconds (the runner; needs --out)")
+    tr.add_argument("--out", help="the runner's output folder: archive parts zoo-partNN.tar, runner.log, summary.json")
+    tr.add_argument("--part-mb", type=float, default=15.0, help="size limit of one archive part in MiB (default 15)")
+    tr.add_argument("--est-scale", type=float, default=1.0, help="multiply every time estimate by F (default 1)")
     vf = sub.add_parser("verify", help="recompute every weight hash")
     vf.add_argument("names", nargs="*")
+    im = sub.add_parser("import", help="check archive parts written by `zoo train --out` and move their entries "
+                        "into the zoo, then finalize them")
+    im.add_argument("archives", nargs="+", metavar="ARCHIVE")
+    im.add_argument("--force", action="store_true", help="replace entries that are already in the zoo")
+    im.add_argument("--no-finalize", action="store_true", help="do not compute the pending metrics now")
     args = p.parse_args(argv)
     try:
         if args.cmd == "list":
@@ -780,8 +837,9 @@ def main(argv: list[str] | None = None) -> int:
                 if rec is None:
                     print(f"{n:40s}  not trained")
                 else:
-                    m = rec["metrics"]
-                    print(f"{n:40s}  test acc {m['test']['acc']:.4f}  train acc {m['train']['acc']:.4f}  "
+                    m = rec.get("metrics", {})
+                    acc = lambda s: f"{m[s]['acc']:.4f}" if s in m else "pending"  # noqa: E731
+                    print(f"{n:40s}  test acc {acc('test')}  train acc {acc('train')}  "
                           f"{rec['wall_time_s']:7.0f} s  {rec['hardware']}")
         elif args.cmd == "train":
             todo = [n for pat in args.names for n in names(pat)] if args.match else args.names
@@ -790,9 +848,15 @@ def main(argv: list[str] | None = None) -> int:
                 get_config(n)
             if args.shard:
                 todo = shard(todo, args.shard)
+            if args.jobs is not None or args.budget_s is not None or args.out:
+                from .runner import train_cli
+                return train_cli(todo, args)
             for n in todo:
                 rec = train(n, force=args.force, device=args.device)
-                print(f"{n}: test acc {rec['metrics']['test']['acc']:.4f} in {rec['wall_time_s']:.0f} s")
+                m = rec.get("metrics", {})
+                split = "test" if "test" in m else "val"  # no test split on this machine: "pending" in the record
+                print(f"{n}: {split} acc {m[split]['acc']:.4f} in {rec['wall_time_s']:.0f} s"
+                      + (f" (pending: {', '.join(rec['pending'])})" if rec.get("pending") else ""))
         elif args.cmd == "verify":
             for n in args.names:  # a misspelt name must not pass as "0 problems"
                 if n not in CONFIGS and not paths(n)[1].exists():
@@ -802,6 +866,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{n}: {msg}")
             print(f"{len(trained())} trained entries checked, {len(problems)} problem(s)")
             return 1 if problems else 0
+        elif args.cmd == "import":
+            from .runner import import_cli
+            return import_cli(args)
     except (ZooError, D.DataUnavailableError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
