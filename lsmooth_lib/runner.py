@@ -53,6 +53,7 @@ PART_MB = 15.0                 # default size limit of a part (MiB), under the m
 PART_PATTERN = "zoo-part{:02d}.tar"
 MANIFEST = "manifest.json"
 ARCHIVE_FORMAT = "lsmooth-zoo-archive/1"
+ASSUMED_RESNET56_IMG_S = 12_000  # training images/s on one H100 behind the GPU presets' est_gpu_s (zoo.py)
 SAFETY = 1.1                   # predicted durations are stretched by this before they are compared with the time left
 KILL_GRACE_S = 2.0             # SIGTERM, then SIGKILL after this many seconds
 # default estimates (seconds) where a config has none: a smoke entry trains in seconds on any device; other
@@ -355,7 +356,7 @@ class Runner:
             return True
         if t in self.jobs_by_name and self.jobs_by_name[t].state != "already trained":
             st = self.jobs_by_name[t].state
-            if st == "finished":
+            if st in ("finished", "not archived"):  # trained into the staging zoo either way
                 return True
             if st in ("pending", "running"):
                 return None
@@ -436,8 +437,8 @@ class Runner:
                 for j in self.job_list:
                     if j.state == "running":
                         _kill(j.proc)
-                        self.set_state(j, "killed", f"still running at the end of the budget ({j.ended - j.started:.0f} s"
-                                                    f" of an estimated {j.est:.0f} s)")
+                        self.set_state(j, "killed", f"still running at the end of the budget ({self.now() - j.started:.0f}"
+                                                    f" s of an estimated {j.est:.0f} s)")
                     elif j.state == "pending":
                         self.set_state(j, "not started", "the budget ran out")
                 return
@@ -542,6 +543,19 @@ def _check_entry(archive: Path, name: str, members: list[str], extracted: dict) 
     return rec
 
 
+def _same_training(target: Path, name: str, rec: dict) -> bool:
+    """Whether the zoo's entry ``name`` is the archived one: same weights (its record may have been finalized since)."""
+    try:
+        have = json.loads((target / f"{name}.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    digest = lambda r: {k: r[k]["sha256"] for k in ("weights", "local_weights") if k in r}  # noqa: E731
+    if not digest(rec) or digest(have) != digest(rec):
+        return False
+    local = target / ".local" / rec["local_weights"]["file"] if "local_weights" in rec else None
+    return local is None or (local.exists() and _sha256_file(local) == rec["local_weights"]["sha256"])
+
+
 def import_archives(archives: list, force: bool = False, finalize: bool = True, echo: bool = True) -> dict:
     """Import archive parts into the zoo (``LSMOOTH_ZOO`` or ``zoo/``); returns ``{"imported": [...],
     "identical": [...], "errors": [...], "finalized": [...]}``.  A damaged archive is refused whole (its error
@@ -558,10 +572,8 @@ def import_archives(archives: list, force: bool = False, finalize: bool = True, 
             recs = {n: _check_entry(archive, n, members, extracted) for n, members in entries.items()}
             moves, same = [], []
             for n, members in entries.items():
-                existing = [target / m for m in members]
                 if (target / f"{n}.json").exists():
-                    if all(p.exists() and _sha256_file(p) == _sha256_file(extracted[m])
-                           for p, m in zip(existing, members)):
+                    if _same_training(target, n, recs[n]):  # imported before (and maybe finalized since)
                         same.append(n)
                         continue
                     if not force:
@@ -586,7 +598,8 @@ def import_archives(archives: list, force: bool = False, finalize: bool = True, 
             shutil.rmtree(work, ignore_errors=True)
     fin = getattr(Z, "finalize", None)
     if finalize and fin is not None:
-        imported = result["imported"]
+        # this call's entries, and those imported before whose records still wait for data (--no-finalize earlier)
+        imported = result["imported"] + [n for n in result["identical"] if (Z.record(n) or {}).get("pending")]
         # teachers first: a student's record needs its teacher (the equivalent smoothing)
         order = sorted(imported, key=lambda n: Z.get_config(n).get("teacher") in imported)
         for n in order:
@@ -612,7 +625,8 @@ def train_cli(names: list[str], args) -> int:
     if not args.out:
         raise ValueError("--jobs/--budget-s run the entries through the runner, which needs --out DIR "
                          "(where the archive parts, runner.log and summary.json go)")
-    device = args.device or str(__import__("lsmooth_lib.train", fromlist=["pick_device"]).pick_device())
+    from .train import pick_device
+    device = args.device or str(pick_device())
     runner = Runner(names, device=device, jobs=args.jobs or 1, budget_s=args.budget_s, out=Path(args.out),
                     part_mb=args.part_mb, est_scale=args.est_scale, force=args.force)
 

@@ -65,21 +65,24 @@ def _half(t: torch.Tensor) -> np.ndarray:
     return t.detach().float().cpu().half().numpy()
 
 
-def build(model, config: dict, teacher: bool = False, decoding_temperatures=(), progress: bool = False) -> dict:
+def build(model, config: dict, teacher: bool = False, decoding_temperatures=(), progress: bool = False,
+          outputs: dict | None = None) -> dict:
     """The snapshot arrays of a trained ``model`` described by ``config`` (see the module docstring).
 
     ``teacher``: also store the training logits (a distillation teacher's whole job); ``decoding_temperatures``:
-    the temperatures of a Transformer's example translations and calibration table.
+    the temperatures of a Transformer's example translations and calibration table; ``outputs``: the
+    ``(activations, logits)`` of whole splits already computed (``zoo.finalize``), by split name.
     """
     model = model.cpu().eval()
     if D.dataset_info(config["dataset"]).get("text"):
         return _build_text(model, config, decoding_temperatures, progress)
     ds = config["dataset"]
     splits = {s: optional_split(ds, s, config.get("limit")) for s in D.SPLITS}
+    outputs = outputs or {}
     out = {"templates": model.templates.detach().float().cpu().numpy()}
     for s in ("train", "val", "test") if teacher else ("val", "test"):
         if splits[s] is not None:
-            out[f"logits_{s}"] = _half(predict(model, splits[s], batch_size=500))
+            out[f"logits_{s}"] = _half(outputs[s][1] if s in outputs else predict(model, splits[s], batch_size=500))
     probe = PROBE_CLASSES.get(ds, ())
     if probe == "all":
         classes = list(range(model.classifier.out_features))
@@ -95,7 +98,8 @@ def build(model, config: dict, teacher: bool = False, decoding_temperatures=(), 
         out[f"probe_{s}_labels"] = sub.labels.numpy().astype(np.int32)
         out[f"probe_{s}_features"] = _half(predict(model, sub, batch_size=500, features=True))
     if splits["test"] is not None:
-        out["norms_test"] = _half(predict(model, splits["test"], batch_size=500, features=True).norm(dim=1))
+        f = outputs["test"][0] if "test" in outputs else predict(model, splits["test"], batch_size=500, features=True)
+        out["norms_test"] = _half(f.norm(dim=1))
     return out
 
 

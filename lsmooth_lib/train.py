@@ -38,11 +38,42 @@ OPTIONAL = {"teacher", "virtual_teacher", "track_mi", "label_noise", *DISTILL_DE
             "fast", "est_gpu_s", "deviation"}
 
 
-def pick_device(prefer: str | None = None) -> torch.device:
-    """CUDA if present, then Apple's MPS, then the CPU (``prefer`` or ``LSMOOTH_DEVICE`` overrides)."""
-    choice = prefer or os.environ.get("LSMOOTH_DEVICE")
-    if choice:
-        return torch.device(choice)
+DEVICE_FORMS = "'cpu', 'cuda', 'cuda:N' (N = 0, 1, ...) or 'mps'"
+
+
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
+    """CUDA if present, then Apple's MPS, then the CPU (``prefer`` or ``LSMOOTH_DEVICE`` overrides).
+
+    An explicit choice is checked at once -- before :func:`fit` loads any data: it must be one of
+    :data:`DEVICE_FORMS`, and the device must exist on this machine; otherwise a ``ValueError`` says which
+    setting asked for it and what to set instead.
+    """
+    env = os.environ.get("LSMOOTH_DEVICE")
+    choice = prefer if prefer not in (None, "") else env
+    if choice not in (None, ""):
+        origin = f"device={prefer!r}" if prefer not in (None, "") else f"LSMOOTH_DEVICE={env!r}"
+        fix = ("unset LSMOOTH_DEVICE (the library then picks CUDA, MPS or the CPU) or set it to 'cpu'"
+               if prefer in (None, "") else "pass device='cpu', or None to let the library choose")
+        if not isinstance(choice, (str, torch.device)):
+            raise ValueError(f"{origin}: a device must be one of {DEVICE_FORMS}; got {type(choice).__name__}")
+        try:
+            dev = torch.device(choice.strip() if isinstance(choice, str) else choice)
+        except (RuntimeError, ValueError):
+            dev = None
+        if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"{origin} is not a device this library runs on; use one of {DEVICE_FORMS}")
+        if dev.type == "cuda":
+            n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if n == 0:
+                raise ValueError(f"{origin} asks for CUDA, but this machine has no usable CUDA GPU "
+                                 f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}); {fix}")
+            if dev.index is not None and dev.index >= n:
+                raise ValueError(f"{origin} asks for GPU {dev.index}, but this machine has {n} (cuda:0 to "
+                                 f"cuda:{n - 1}); {fix}")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                      and torch.backends.mps.is_available()):
+            raise ValueError(f"{origin} asks for Apple's MPS, which this machine does not have; {fix}")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
