@@ -25,11 +25,12 @@ export MKL_NUM_THREADS ?= 2
 # The single test command (README "The test command"; .ci/run runs it through `make test`).
 TEST_CMD := $(PY) -m pytest tests book --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 
-.PHONY: help venv book test zoo-list zoo-verify clean
+.PHONY: help venv book student-book test zoo-list zoo-verify clean
 
 help:
 	@echo "make venv        create .venv and install requirements.txt + the library (pip install -e .)"
 	@echo "make book        build the book into _build/html from the committed zoo (no training)"
+	@echo "make student-book  the same book without the exercises' solutions, into _build/student/_build/html"
 	@echo "make test        run the test suite: $(TEST_CMD)"
 	@echo "make zoo-list    list the zoo entries and whether they are trained"
 	@echo "make zoo-verify  recompute the sha256 of every trained zoo entry"
@@ -53,6 +54,15 @@ book: venv
 		exit 1; \
 	fi
 	@echo "book built: _build/html/index.html (log: $(BUILD_LOG))"
+
+# The student edition: the same sources with every <details class="solution"> block removed (tests/nbtools.py),
+# executed into the main build's cache, so after `make book` only the removal is new work.
+student-book: venv
+	@mkdir -p _build
+	$(PY) tests/nbtools.py student-source _build/student-src
+	$(JB) build _build/student-src -W -n --keep-going --path-output _build/student 2>&1 | tee _build/student.log
+	@if grep -qE "Executing notebook failed|Execution Failed" _build/student.log; then exit 1; fi
+	@echo "student edition built: _build/student/_build/html/index.html"
 
 test: venv
 	@echo "LSMOOTH_DATA=$${LSMOOTH_DATA:-<unset>} LSMOOTH_CACHE=$$LSMOOTH_CACHE OMP_NUM_THREADS=$$OMP_NUM_THREADS"

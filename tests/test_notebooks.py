@@ -48,8 +48,26 @@ def test_chapter_skeleton(nb):
     assert re.search(r"\*\*Time\.\*\*", text)
     assert "## Summary" in text and "## Exercises" in text
     exercises = len(re.findall(r"\*\*Exercise \d+\.\d+\.\*\*", text))
-    solutions = len(re.findall(r":class: dropdown", text))
+    solutions = len(re.findall(SOLUTION, text))
     assert exercises >= 3 and solutions == exercises, (exercises, solutions)
+
+
+SOLUTION = r'<details class="solution">\n<summary>Solution</summary>\n\n'
+
+
+def test_solutions_are_hidden_in_jupyter_and_in_the_book(nb):
+    """Solutions sit in HTML <details> blocks, closed until clicked, in Jupyter, Colab and the rendered book alike
+    (a MyST dropdown admonition is plain text outside the book).  Each exercise is followed by its solution, and
+    `make student-book` can cut every block out (nbtools.strip_solutions)."""
+    from nbtools import strip_solutions
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert ":::{admonition} Solution" not in text
+    parts = re.split(r"\*\*Exercise \d+\.\d+\.\*\*", text)[1:]
+    assert parts and all(re.search(SOLUTION, p) and p.count("</details>") >= 1 for p in parts)
+    assert text.count("<details") == text.count("</details>")
+    stripped = strip_solutions(text)
+    assert "<details" not in stripped and "Solution" not in stripped
+    assert len(re.findall(r"\*\*Exercise \d+\.\d+\.\*\*", stripped)) == len(parts)
 
 
 def test_first_code_cell_sets_up_colab(nb):

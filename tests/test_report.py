@@ -1,11 +1,12 @@
-"""Appendix A: the reproduction report is computed from the zoo, and the committed page agrees with the records."""
+"""Appendix A: the reproduction report is the claims table (lsmooth_lib.claims) computed from the zoo, and the
+committed page agrees with the records."""
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from lsmooth_lib import report, zoo
+from lsmooth_lib import claims, zoo
 
 pytestmark = pytest.mark.data
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,50 +17,66 @@ PAGE = ROOT / "book" / "appendices" / "a_report.ipynb"
 def rows():
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(zoo.ZOO_ENV, str(ROOT / "zoo"))
-        return report.reproduction_rows()
+        return claims.all_claims()
 
 
-def test_every_row_has_a_known_status_and_a_value_unless_out_of_reach(rows):
-    assert len(rows) >= 15
+@pytest.fixture(autouse=True)
+def _use_committed_zoo(committed_zoo):
+    pass
+
+
+def by_id(rows, claim_id):
+    return next(r for r in rows if r.id == claim_id)
+
+
+def test_the_report_is_the_claims_table(rows):
+    assert sum(claims.counts(rows).values()) == len(rows) >= 18
+    assert len({r.id for r in rows}) == len(rows)
     for r in rows:
-        assert r["status"] in report.STATUSES
-        assert r["paper"], r
-        if r["status"] not in (report.NOT_HERE, report.PENDING):
-            assert r["ours"] and r["setting"], r
-    assert sum(report.counts(rows).values()) == len(rows)
+        assert r.verdict in claims.VERDICTS and r.paper, r
 
 
-def test_the_numbers_are_the_records(rows, monkeypatch):
-    monkeypatch.setenv(zoo.ZOO_ENV, str(ROOT / "zoo"))
-    mnist = next(r for r in rows if r["section"] == "§4, MNIST toy")
-    names = ["cpu-mlp1200-mnist-dropout-s0", "cpu-mlp800-mnist-kd-from-dropout-s0", "cpu-mlp1200-mnist-ls-s0",
-             "cpu-mlp800-mnist-kd-from-ls-s0"]
-    if any(zoo.record(n) is None for n in names):
-        pytest.skip("the MNIST toy is not trained")
-    errors = [100 * (1 - zoo.record(n)["metrics"]["test"]["acc"]) for n in names]
-    if all(zoo.record(n.replace("-s0", "-s1")) is None for n in names):
-        assert mnist["ours"].startswith(" / ".join(f"{e:.2f}" for e in errors))
-    alex = next(r for r in rows if r["result"].startswith("CIFAR-10 AlexNet: top-1"))
+def test_the_numbers_are_the_records(rows):
+    mnist = by_id(rows, "mnist-teacher")
+    for label, pattern in (("teacher-dropout", "cpu-mlp1200-mnist-dropout-s{}"),
+                           ("teacher-ls", "cpu-mlp1200-mnist-ls-s{}")):
+        errors = [round(100 - 100 * zoo.record(pattern.format(s))["metrics"]["test"]["acc"], 4) for s in range(3)]
+        assert mnist.values[label] == pytest.approx(errors, abs=1e-9)
+    alex = by_id(rows, "table2-cifar10")
     accs = [100 * zoo.record(f"cpu-alexnet-cifar10-a0-s{s}")["metrics"]["test"]["acc"] for s in range(3)]
-    assert alex["ours"].startswith(f"{np.mean(accs):.1f} ± {np.std(accs, ddof=1):.1f} (3 seeds)")
-    bleu = next(r for r in rows if "BLEU" in r["result"])
+    assert alex.values["alpha 0"] == pytest.approx(accs, abs=1e-4)
+    assert f"alpha 0: {np.mean(accs):.4g} ± {np.std(accs, ddof=1):.2g} (3 seeds)" in claims.values_text(alex)
+    bleu = by_id(rows, "fig4-bleu")
     hard = {d["temperature"]: d["bleu"] for d in zoo.record("cpu-transformer-multi30k-a0-s0")["decoding"]["rows"]}
-    assert f"{hard[1.0]:.2f} (hard)" in bleu["ours"]
+    assert bleu.values["alpha 0"] == [hard[1.0]]
+    teacher = by_id(rows, "fig5-teacher")
+    acc = zoo.record("cpu-resnet20-cifar10-a0-s0")["metrics"]["test"]["acc"]
+    assert teacher.values["teacher alpha 0"] == [round(100 * acc, 4)]
+
+
+def test_the_plain_text_names_our_substitutes(rows):
+    """Appendix A's text says what we trained: the paper's network in the "paper" part, ours in the "ours" part."""
+    lines = {r.id: line for r, line in zip(rows, claims.plain_text(rows).splitlines())}
+    assert len(lines) == len(rows)
+    ours = {i: line.split(" | ours (", 1)[1] for i, line in lines.items()}
+    assert "ResNet-20" in ours["table2-cifar100"] and "ResNet-56" not in ours["table2-cifar100"]
+    assert "paper: ResNet-56 on CIFAR-100" in lines["table2-cifar100"]
+    for i in ("table3-en-de", "fig3-en-de", "fig4-bleu", "fig7-tightness"):
+        assert "Multi30k" in ours[i] and "EN-DE" not in ours[i].split("):")[0], i
+    md = claims.markdown_table(rows).splitlines()
+    assert len(md) == len(rows) + 2 and all(line.replace("\\|", "").count("|") == 10 for line in md)
 
 
 def test_the_committed_page_agrees_with_the_records(rows):
     """The page's checked output (nbval compares it on every run, too) is exactly what the records give now."""
     nb = nbformat.read(PAGE, as_version=4)
-    cell = next(c for c in nb.cells if c.cell_type == "code" and "report.plain_text(rows)" in c.source)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "claims.plain_text(rows)" in c.source)
     stored = "".join(o.get("text", "") for o in cell.outputs)
-    assert stored == report.plain_text(rows) + "\n" + str(report.counts(rows)) + "\n", \
+    assert stored == claims.plain_text(rows) + "\n" + str(claims.counts(rows)) + "\n", \
         "the zoo changed: refresh the page (python tests/nbtools.py refresh book/appendices/a_report.ipynb)"
 
 
-def test_figure5_teacher_row_is_in_percent(rows, monkeypatch):
-    monkeypatch.setenv(zoo.ZOO_ENV, str(ROOT / "zoo"))
-    row = next(r for r in rows if r["result"].startswith("the teacher's accuracy"))
-    if row["status"] == report.PENDING:
-        pytest.skip("fewer than two CIFAR-10 teachers trained")
-    acc = 100 * zoo.record("cpu-resnet20-cifar10-a0-s0")["metrics"]["test"]["acc"]
-    assert f"alpha 0: {acc:.1f} %" in row["ours"]
+def test_provenance_names_the_hardware_and_every_dataset(rows):
+    lines = claims.provenance()
+    assert any(line.startswith("trained on ") for line in lines)
+    assert any(line.startswith("CIFAR-10:") for line in lines) and any(line.startswith("MNIST:") for line in lines)

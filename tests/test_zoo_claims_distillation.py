@@ -1,7 +1,9 @@
-"""Chapter 5's claims, checked on the committed zoo: distillation, the equivalent smoothing gamma, and the
-mutual information of Figure 6.
+"""Chapter 5's measurements on the committed zoo: distillation, the equivalent smoothing gamma, and the mutual
+information of Figure 6.
 
-These pin what our models do.  If a retrained zoo stops showing it, the chapter's text is wrong.  A claim whose
+The paper's claims (the MNIST toy, Figures 5 and 6) are decided in lsmooth_lib.claims and their verdicts pinned in
+tests/test_claims.py.  These tests pin the measured values the chapter's text quotes, read through the same claim
+functions where one exists.  If a retrained zoo stops showing them, the chapter's text is wrong.  A measurement whose
 entries are not trained yet is skipped, not failed.
 """
 import math
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import trained_record as rec
 
-from lsmooth_lib import data as D, distillation as KD, zoo
+from lsmooth_lib import claims, data as D, distillation as KD, zoo
 from lsmooth_lib.train import predict
 
 pytestmark = pytest.mark.data
@@ -62,16 +64,15 @@ def test_the_dropout_teacher_smooths_far_less_at_t1_and_temperature_raises_gamma
     assert all(a < b for a, b in zip(gammas, gammas[1:]))
 
 
-def test_the_mnist_anomaly():
-    """The paper's section 4: the label-smoothing teacher is better than the dropout teacher (ours 0.80 % vs
-    0.85 %, seed 0) and its student worse (1.07 % vs 0.96 %); both students beat the labels-only one (1.56 %)."""
-    assert mnist_error("ls") < mnist_error("dropout")
-    assert mnist_error("kd-from-ls") > mnist_error("kd-from-dropout")
+def test_both_mnist_students_beat_the_student_without_a_teacher():
+    """Chapter 5's MNIST table beyond the paper's anomaly (claims mnist-teacher and mnist-student): both distilled
+    students beat the 2x800 network trained on the labels alone (measured 1.00 % and 1.08 % against 1.66 %)."""
     assert max(mnist_error("kd-from-ls"), mnist_error("kd-from-dropout")) < mnist_error("student")
 
 
 def mi_curve(name: str) -> list[float]:
-    return [v for epoch in rec(name)["history"] for _, v in epoch["mi"]]
+    rec(name)
+    return claims.mi_curve(name)
 
 
 @pytest.mark.parametrize("alpha", sorted(ALL_TEACHERS))
@@ -81,7 +82,7 @@ def test_mutual_information_stays_in_range_and_rises_then_falls(alpha):
     values = mi_curve(ALL_TEACHERS[alpha])
     assert len(values) >= 20
     assert all(-0.1 <= v <= math.log(600) for v in values)
-    assert max(values) > values[0] + 0.1 and values[-1] < max(values) - 0.1
+    assert claims.rise_and_fall(values) > 0.1  # measured 0.27 / 0.27 / 0.16 / 0.12 nats
 
 
 def test_figure5_results_group_every_trained_entry():
@@ -99,12 +100,14 @@ def test_figure5_results_group_every_trained_entry():
 
 
 def test_label_smoothing_erases_information_during_training():
-    """Figure 6: the curves start together; the label-smoothing teacher ends lower, close to log 2 (measured 0.76
-    nats against 1.06 for the hard-target teacher), although it is the more accurate teacher on the test set."""
-    hard, ls = mi_curve(CIFAR_TEACHERS[0.0]), mi_curve(CIFAR_TEACHERS[0.1])
-    assert hard[0] == pytest.approx(ls[0], abs=1e-6)  # same seed, same initialisation
-    assert ls[-1] < hard[-1] - 0.15
-    assert math.log(2) - 0.1 < ls[-1] < math.log(2) + 0.2
+    """Figure 6 as measured (one seed, so the fig6 claims are inconclusive): the curves start together; the label-
+    smoothing teacher ends lower (0.76 nats against 1.06), slightly above log 2 = 0.69, although it is the more
+    accurate teacher on the test set; both teachers fit their training sets."""
+    c = claims.figure6_ls_lower()
+    (hard,), (ls,) = c.values["alpha 0"], c.values["alpha 0.1"]
+    assert mi_curve(CIFAR_TEACHERS[0.0])[0] == pytest.approx(mi_curve(CIFAR_TEACHERS[0.1])[0], abs=1e-6)  # same init
+    assert ls < hard - 0.15
+    assert math.log(2) < ls < math.log(2) + 0.1
     assert rec(CIFAR_TEACHERS[0.1])["metrics"]["test"]["acc"] > rec(CIFAR_TEACHERS[0.0])["metrics"]["test"]["acc"]
     assert min(rec(n)["metrics"]["train"]["acc"] for n in CIFAR_TEACHERS.values()) > 0.99  # both fit their data
 
@@ -135,20 +138,20 @@ def test_the_smoothing_teacher_gives_every_cat_the_same_similarity_profile():
     assert spread[0.0] > 3 * spread[0.1]
 
 
-def _against_baseline(group: str) -> dict:
-    """Figure 5: each distilled student's test accuracy minus the label-smoothing student's at the same gamma
-    (linear interpolation over the trained alphas; students beyond the largest alpha are left out), in points."""
-    res = KD.figure5_results()
-    if not res[group]:
-        pytest.skip(f"no {group} student is trained yet")
-    base = {k: KD.label_smoothing_baseline(float(np.mean(p["gamma"])), res) for k, p in res[group].items()}
-    return {k: 100 * np.mean(p["acc"]) - base[k] for k, p in res[group].items() if base[k] is not None}
+def _against_baseline(claim) -> dict:
+    """Figure 5: each distilled student's test accuracy minus the label-smoothing student's at the same gamma, in
+    points, per point, as the claim measured it (points beyond the largest trained alpha are left out)."""
+    points = claim.detail["per point (effect, noise, seeds)"]
+    if not points:
+        pytest.skip(f"no student of {claim.id} is trained yet")
+    return {k: effect for k, (effect, _, _) in points.items()}
 
 
-def test_students_of_the_hard_target_teacher_beat_label_smoothing():
-    """The paper's Figure-5 verdict, part 1 (measured: +0.6 to +1.5 points for T = 1..8, about +5 and +6.5 at
-    T = 12 and 16, where both lines under-fit -- see the next test)."""
-    assert min(_against_baseline("from_hard").values()) > 0
+def test_students_of_the_hard_target_teacher_beat_label_smoothing_at_every_point():
+    """Figure 5's first verdict as measured (mostly one seed per point, so the claim is inconclusive): +0.6 to +1.3
+    points for T = 1..8, about +5 and +6.5 at T = 12 and 16, where both lines under-fit -- see the next test."""
+    diffs = _against_baseline(claims.figure5_hard_teacher_students())
+    assert len(diffs) == 7 and min(diffs.values()) > 0, diffs
 
 
 def test_the_smoothest_targets_are_under_fit_by_the_cpu_schedule():
@@ -179,7 +182,7 @@ def test_students_of_smoothing_teachers_as_measured():
     alpha = 0.1 / 0.3 / 0.6 teachers land above label smoothing at their gamma (measured +0.4 / +0.8 / +0.6 points; the
     alpha = 0.1 teacher's two seeds gave 76.04 and 77.20 %) and within half a point of the hard-target teacher's
     students at the same gamma (-0.4 / -0.03 / +0.3), although the alpha = 0.1 teacher is the more accurate one."""
-    base, hard = _against_baseline("from_ls"), _against_hard_teacher()
+    base, hard = _against_baseline(claims.figure5_ls_teacher_students()), _against_hard_teacher()
     assert len(base) == 3 and all(d > 0.2 for d in base.values()), base
     assert all(abs(d) < 0.5 for d in hard.values()) and hard[0.1] < 0, hard
     res = KD.figure5_results()
