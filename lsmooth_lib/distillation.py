@@ -17,25 +17,23 @@ import math
 
 import torch
 
-from .losses import _log_softmax, check_alpha, smoothed_cross_entropy, soft_cross_entropy
+from . import checks
+from .losses import _log_softmax, _soft_ce, _targets, check_alpha, check_num_classes
 
 MODES = ("soft", "logits")
 
 
 def check_temperature(temperature: float) -> float:
-    """A distillation temperature must be a positive number."""
-    try:
-        t = float(temperature)
-    except (TypeError, ValueError):
-        raise ValueError(f"the temperature must be a positive number; got {temperature!r}") from None
-    if not t > 0:
-        raise ValueError(f"the temperature must be > 0 (1 = the teacher's own probabilities); got {temperature!r}")
-    return t
+    """A distillation temperature must be a positive, finite number (not a string, not a bool)."""
+    return checks.positive_finite("the temperature", temperature, hint=" (1 = the teacher's own probabilities)")
 
 
 def teacher_targets(teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """The teacher's tempered output ``softmax(z_t / T)`` -- the student's soft targets (chapter 5)."""
-    return _log_softmax(teacher_logits / check_temperature(temperature)).exp()
+    t = check_temperature(temperature)
+    z = checks.matrix("teacher_logits", teacher_logits, min_cols=2)
+    checks.values(finite={"teacher_logits": z}, key="teacher_targets")
+    return _log_softmax(z / t).exp()
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
@@ -48,18 +46,31 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     ``mode="logits"``: ``(1 - beta) H(y, p) + beta * 1/2 * mean_k (z_s - z_t)^2`` (the MNIST toy; the mean over the
     ``K`` classes is Hinton et al.'s high-temperature limit ``T^2 H(p_t(T), p(T)) ~ 1/(2K) sum_k (z_s - z_t)^2``
     for zero-mean logits).
+
+    Checked (see :mod:`lsmooth_lib.losses` for the cost in the training loop): student and teacher logits are
+    finite ``(N, K)`` tensors of the same shape, ``labels`` ``N`` integers in ``[0, K)`` (also when ``beta = 1``
+    ignores them: wrong labels are a bug either way), temperatures positive and finite.
     """
-    if not 0.0 <= float(beta) <= 1.0:
-        raise ValueError(f"beta must lie in [0, 1] (0 = hard labels only, 1 = teacher only); got {beta!r}")
+    beta = checks.in_range("beta", beta, 0.0, 1.0, hint=" (0 = hard labels only, 1 = teacher only)")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-    teacher_logits = teacher_logits.detach().to(student_logits.dtype)
-    hard = smoothed_cross_entropy(student_logits, labels) if beta < 1 else student_logits.new_zeros(())
+    t = check_temperature(temperature)
+    t_s = check_temperature(temperature if student_temperature is None else student_temperature)
+    s, y = checks.logits_and_labels(student_logits, labels, logits_name="student_logits")
+    teacher = checks.as_tensor("teacher_logits", teacher_logits)
+    if teacher.shape != s.shape:
+        raise ValueError(f"teacher_logits must have the shape of the student's logits {tuple(s.shape)}; got "
+                         f"{checks.describe(teacher)}")
+    teacher = teacher.detach().to(device=s.device, dtype=s.dtype)
+    # one read-back for both logits and the labels (every DEVICE_CHECK_EVERY calls on an accelerator)
+    checks.values(finite={"student_logits": s, "teacher_logits": teacher}, labels={"labels": (y, s.shape[1])},
+                  key="distillation_loss", device_of=s)
+    hard = (_soft_ce(s, _targets(y, s.shape[1], 0.0, "uniform", torch.promote_types(s.dtype, torch.float32)), "mean")
+            if beta < 1 else s.new_zeros(()))
     if mode == "logits":  # averaged over classes: the summed form diverged with SGD at lr 0.02 (loss NaN)
-        soft = 0.5 * ((student_logits - teacher_logits) ** 2).mean()
+        soft = 0.5 * ((s - teacher) ** 2).mean()
     else:
-        t_s = check_temperature(temperature if student_temperature is None else student_temperature)
-        soft = soft_cross_entropy(student_logits / t_s, teacher_targets(teacher_logits, temperature))
+        soft = _soft_ce(s / t_s, _log_softmax(teacher / t).exp(), "mean")
     return (1 - beta) * hard + beta * soft
 
 
@@ -69,8 +80,9 @@ def equivalent_smoothing(teacher_logits: torch.Tensor, labels: torch.Tensor, tem
 
     A model whose outputs equal the smoothed targets ``y (1 - alpha) + alpha / K`` has ``gamma = alpha``.
     """
-    p = teacher_targets(torch.as_tensor(teacher_logits, dtype=torch.float64), temperature)
-    labels = torch.as_tensor(labels, dtype=torch.long)
+    t = check_temperature(temperature)
+    z, labels = checks.logits_and_labels(teacher_logits, labels, logits_name="teacher_logits")
+    p = _log_softmax(z.to(torch.float64) / t).exp()
     K = p.shape[-1]
     wrong = 1.0 - p.gather(1, labels[:, None]).squeeze(1)
     return float(wrong.mean() * K / (K - 1))
@@ -79,9 +91,12 @@ def equivalent_smoothing(teacher_logits: torch.Tensor, labels: torch.Tensor, tem
 def virtual_teacher_logits(labels: torch.Tensor, num_classes: int, correct: float = 0.9) -> torch.Tensor:
     """Logits of Yuan et al.'s teacher-free "virtual teacher" (chapter 6): probability ``correct`` on the label and
     ``(1 - correct) / (K - 1)`` on every other class -- label smoothing written as a teacher."""
-    if not 1.0 / num_classes < float(correct) < 1.0:
+    num_classes = check_num_classes(num_classes)
+    correct = checks.number("correct", correct)
+    if not 1.0 / num_classes < correct < 1.0:  # also refuses nan
         raise ValueError(f"the virtual teacher's probability of the correct class must lie in (1/K, 1); got {correct!r}")
-    labels = torch.as_tensor(labels, dtype=torch.long)
+    labels = checks.labels_tensor("labels", labels)
+    checks.values(labels={"labels": (labels, num_classes)})
     logits = torch.full((len(labels), num_classes), math.log((1 - correct) / (num_classes - 1)), dtype=torch.float64)
     logits[torch.arange(len(labels)), labels] = math.log(correct)
     return logits.float()
@@ -90,8 +105,9 @@ def virtual_teacher_logits(labels: torch.Tensor, num_classes: int, correct: floa
 def stability(probs: torch.Tensor, labels: torch.Tensor) -> float:
     """Shen et al.'s stability metric (chapter 6): ``S = 1 - 1/K sum_c 1/n_c sum_i ||p_i - mean_c||^2``, one minus the
     within-class variance of a teacher's probability vectors, averaged over the classes present."""
-    p = torch.as_tensor(probs, dtype=torch.float64)
-    labels = torch.as_tensor(labels, dtype=torch.long)
+    p = checks.matrix("probs", probs, min_cols=2).to(torch.float64)
+    labels = checks.labels_tensor("labels", labels, len(p), against="rows of probs")
+    checks.values(finite={"probs": p}, labels={"labels": (labels, p.shape[1])}, distributions={"probs": p})
     variances = [((p[labels == c] - p[labels == c].mean(0)) ** 2).sum(1).mean() for c in labels.unique()]
     return float(1 - torch.stack(variances).mean())
 
@@ -99,7 +115,7 @@ def stability(probs: torch.Tensor, labels: torch.Tensor) -> float:
 def smoothing_logits(labels: torch.Tensor, num_classes: int, alpha: float) -> torch.Tensor:
     """Logits whose softmax is exactly the smoothed target of ``labels`` (log of it; chapter 5's check of gamma)."""
     from .losses import smooth_targets
-    check_alpha(alpha)
+    check_alpha(alpha, num_classes)
     return smooth_targets(labels, num_classes, alpha, dtype=torch.float64).clamp_min(1e-300).log()
 
 
@@ -113,8 +129,10 @@ def figure5_results(dataset: str = "cifar10") -> dict:
     smoothing teacher at ``T = 1``, with the equivalent smoothing ``gamma`` each record holds.  Only trained
     entries appear, so the figure grows as the zoo does.
     """
+    from . import data as D
     from . import zoo
 
+    D.dataset_info(dataset)
     out: dict = {"teacher": {}, "student": {}, "from_hard": {}, "from_ls": {}}
     for name in zoo.trained():
         rec = zoo.record(name)
@@ -144,8 +162,10 @@ def temperature_sweep(dataset: str = "cifar10") -> dict:
     teacher (one list item per seed), sorted by alpha and T -- the hard-target teacher's row is the same data as
     Figure 5's "from the hard-target teacher" points.
     """
+    from . import data as D
     from . import zoo
 
+    D.dataset_info(dataset)
     out: dict = {}
     for name in zoo.trained():
         rec = zoo.record(name)
@@ -160,11 +180,18 @@ def temperature_sweep(dataset: str = "cifar10") -> dict:
     return {a: dict(sorted(v.items())) for a, v in sorted(out.items())}
 
 
+def _results(results, key: str) -> None:
+    if not isinstance(results, dict) or not isinstance(results.get(key), dict):
+        raise TypeError(f"results must be figure5_results()'s dict, with a {key!r} entry; got {checks.describe(results)}")
+
+
 def label_smoothing_baseline(gamma: float, results: dict) -> float | None:
     """The test accuracy (%) of the student trained directly with label smoothing ``alpha = gamma``, read off the
     mean line of Figure 5's baseline (``results`` from :func:`figure5_results`) by linear interpolation between the
     trained alphas (chapters 5 and 6); ``None`` where ``gamma`` lies outside them -- never extrapolated."""
     import numpy as np
+    gamma = checks.finite_number("gamma", gamma, hint=" (an equivalent smoothing factor)")
+    _results(results, "student")
     alphas = list(results["student"])
     if not alphas or not alphas[0] <= gamma <= alphas[-1]:
         return None
@@ -177,6 +204,8 @@ def hard_teacher_curve(gamma: float, results: dict) -> float | None:
     by linear interpolation (chapter 5: a smoothing teacher against a tempered hard one at the same gamma);
     ``None`` outside the temperatures trained -- never extrapolated."""
     import numpy as np
+    gamma = checks.finite_number("gamma", gamma, hint=" (an equivalent smoothing factor)")
+    _results(results, "from_hard")
     points = results["from_hard"].values()
     gammas = [float(np.mean(p["gamma"])) for p in points]
     if not gammas or not gammas[0] <= gamma <= gammas[-1]:

@@ -16,16 +16,19 @@ import math
 
 import torch
 
+from . import checks
+
 
 def mutual_information(samples: torch.Tensor, evaluation: torch.Tensor) -> float:
     """The Gaussian mutual-information estimate (nats) from ``samples`` (N, L) -- ``L`` augmented draws of
     each example's logit difference, which give the means ``mu_x`` -- and ``evaluation`` (N,), one more draw
     per example for the outer average and the pooled variance (chapter 5)."""
-    samples = torch.as_tensor(samples, dtype=torch.float64)
-    y = torch.as_tensor(evaluation, dtype=torch.float64)
-    if samples.ndim != 2 or y.shape != samples.shape[:1] or len(y) < 2:
-        raise ValueError(f"need samples of shape (N, L) and evaluation of shape (N,), N >= 2; got "
+    samples = checks.as_tensor("samples", samples, torch.float64)
+    y = checks.as_tensor("evaluation", evaluation, torch.float64)
+    if samples.ndim != 2 or y.shape != samples.shape[:1] or len(y) < 2 or samples.shape[1] < 1:
+        raise ValueError(f"need samples of shape (N, L) and evaluation of shape (N,), N >= 2, L >= 1; got "
                          f"{tuple(samples.shape)} and {tuple(y.shape)}")
+    checks.values(finite={"samples": samples, "evaluation": y})
     mu = samples.mean(1)
     var = ((y - mu) ** 2).mean().clamp_min(1e-12)        # one pooled variance
     log_k = -(y[:, None] - mu[None, :]) ** 2 / (2 * var)  # N x N: log p(y_x | x') up to a shared constant
@@ -41,11 +44,19 @@ def logit_difference_samples(model, split, classes=("airplane", "dog"), n: int =
     ``classes[1]`` on ``draws + 1`` random augmentations (crop + flip by default) of the first ``n``
     training images of each class -- the inputs of :func:`mutual_information` (chapter 5)."""
     from . import data as D
+    if isinstance(classes, str) or not hasattr(classes, "__len__") or len(classes) != 2:
+        raise ValueError(f"classes must name two different classes, e.g. ('airplane', 'dog'); got {classes!r}")
+    a, b = (split.class_id(c) for c in classes)
+    if a == b:
+        raise ValueError(f"classes must be two different classes; got {list(classes)} (both class {a})")
+    n = checks.count("n", n, hint=" (images per class)")
+    draws = checks.count("draws", draws, hint=" (augmented copies per image that give its mean)")
+    sub = split.per_class([a, b], n)
+    if len(sub) < 2:
+        raise ValueError(f"the split has {len(sub)} images of the classes {list(classes)}; the estimate needs >= 2")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    a, b = (split.class_index(c) if isinstance(c, str) else int(c) for c in classes)
-    sub = split.per_class([a, b], n)
     aug = augment or {"pad": 4, "flip": True}
     gen = torch.Generator().manual_seed(seed)
     outs = []

@@ -9,6 +9,15 @@ Two conventions for the smoothed target exist in the literature and in code:
 
 They describe the same family of targets: ``uniform`` with ``alpha`` equals
 ``others`` with ``alpha * (K - 1) / K`` (:func:`convert_alpha`).
+
+Every function checks its arguments (:mod:`lsmooth_lib.checks`): logits are a real ``(N, K)`` tensor with
+``N >= 1`` and ``K >= 2``, labels are ``N`` integers in ``[0, K)``, and logits that contain ``nan`` or ``inf``
+raise ``ValueError`` instead of returning a ``nan`` loss.  Cost of those checks in the training loop
+(``train.fit`` calls :func:`smoothed_cross_entropy` once per step): one pass over the batch's logits and
+labels, and on the CPU nothing else (well under 1 % of a step).  On an accelerator the answer has to be read
+back to Python, a host synchronisation, so there the value checks run on the first call and then every
+:data:`lsmooth_lib.checks.DEVICE_CHECK_EVERY` (50) calls -- a diverged run, whose logits stay ``nan``, is
+still stopped within 50 steps, and the other 49 steps pay nothing.
 """
 from __future__ import annotations
 
@@ -16,6 +25,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from . import checks
 
 CONVENTIONS = ("uniform", "others")
 
@@ -37,8 +48,12 @@ def check_alpha(alpha: float, num_classes: int | None = None) -> float:
 
 def check_num_classes(num_classes: int) -> int:
     """Validate a class count: an integer ``K >= 2``."""
-    if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2:
-        raise ValueError(f"the number of classes K must be an integer >= 2; got {num_classes!r}")
+    try:
+        ok = not isinstance(num_classes, (bool, str)) and int(num_classes) == num_classes and num_classes >= 2
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"the number of classes K must be an integer >= 2; got {checks.describe(num_classes)}")
     return int(num_classes)
 
 
@@ -59,8 +74,8 @@ def convert_alpha(alpha: float, num_classes: int, src: str = "uniform", dst: str
     """
     _check_convention(src)
     _check_convention(dst)
-    a = check_alpha(alpha, num_classes)
-    K = num_classes
+    K = check_num_classes(num_classes)
+    a = check_alpha(alpha)
     if src == dst:
         return a
     if src == "uniform":
@@ -76,11 +91,14 @@ def smooth_targets(labels: torch.Tensor, num_classes: int, alpha: float,
     ``alpha / (K - 1)`` elsewhere.
     """
     _check_convention(convention)
-    a = check_alpha(alpha, num_classes)
-    labels = torch.as_tensor(labels, dtype=torch.long)
-    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes - 1}]; got values from "
-                         f"{int(labels.min())} to {int(labels.max())}")
+    num_classes = check_num_classes(num_classes)
+    a = check_alpha(alpha)
+    labels = checks.labels_tensor("labels", labels)
+    checks.values(labels={"labels": (labels, num_classes)})
+    return _targets(labels, int(num_classes), a, convention, dtype)
+
+
+def _targets(labels: torch.Tensor, num_classes: int, a: float, convention: str, dtype) -> torch.Tensor:
     onehot = F.one_hot(labels, num_classes).to(dtype)
     if convention == "uniform":
         return onehot * (1 - a) + a / num_classes
@@ -92,17 +110,41 @@ def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
     return F.log_softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
 
 
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+    return reduction
+
+
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy ``H(targets, softmax(logits))`` for probability targets (chapters 1, 5);
-    averaged over the batch, summed with ``reduction="sum"``, or per example with ``reduction="none"``."""
+    averaged over the batch, summed with ``reduction="sum"``, or per example with ``reduction="none"``.
+
+    ``logits`` and ``targets`` are ``(N, K)`` of the same shape; the targets' rows must be probability vectors
+    (non-negative, summing to 1) and both must be finite (checked; see the module's notes for the cost)."""
+    _check_reduction(reduction)
+    z = checks.matrix("logits", logits, min_cols=2)
+    t = checks.as_tensor("targets", targets)
+    if t.shape != z.shape:
+        raise ValueError(f"targets must have the shape of the logits {tuple(z.shape)}; got {checks.describe(t)}")
+    if not t.is_floating_point():
+        raise TypeError(f"targets must be floating-point probabilities; got {checks.describe(t)} "
+                        f"(for class indices use smoothed_cross_entropy)")
+    checks.values(finite={"logits": z, "targets": t}, distributions={"targets": t}, key="soft_cross_entropy",
+                  device_of=z)
+    return _soft_ce(z, t.to(z.device), reduction)
+
+
+def _soft_ce(logits: torch.Tensor, targets: torch.Tensor, reduction: str) -> torch.Tensor:
     per_example = -(targets * _log_softmax(logits)).sum(-1)
     if reduction == "mean":
         return per_example.mean()
     if reduction == "sum":
         return per_example.sum()
-    if reduction == "none":
-        return per_example
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+    return per_example
 
 
 def smoothed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, alpha: float = 0.0,
@@ -111,10 +153,15 @@ def smoothed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, alpha: fl
     batch (or per example with ``reduction="none"``).
 
     With ``convention="uniform"`` this equals ``F.cross_entropy(logits, labels, label_smoothing=alpha)``.
+    ``logits`` ``(N, K)`` must be finite and ``labels`` ``N`` integers in ``[0, K)`` (checked; the cost is in
+    the module's notes).
     """
-    dtype = torch.promote_types(logits.dtype, torch.float32)
-    targets = smooth_targets(torch.as_tensor(labels).to(logits.device), logits.shape[-1], alpha, convention, dtype)
-    return soft_cross_entropy(logits, targets, reduction)
+    _check_convention(convention)
+    a = check_alpha(alpha)
+    _check_reduction(reduction)
+    z, y = checks.logits_and_labels(logits, labels, key="smoothed_cross_entropy")
+    dtype = torch.promote_types(z.dtype, torch.float32)
+    return _soft_ce(z, _targets(y, z.shape[-1], a, convention, dtype), reduction)
 
 
 def confidence_penalty(logits: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
@@ -123,18 +170,20 @@ def confidence_penalty(logits: torch.Tensor, labels: torch.Tensor, beta: float) 
     Where label smoothing adds ``KL(u || p)`` (up to a constant), the confidence penalty adds
     ``KL(p || u) = log K - H(p)``: the same pull towards uniform, in the reversed direction.
     """
+    beta = checks.finite_number("beta", beta, hint=" (the weight of the entropy bonus, >= 0)")
     if beta < 0:
-        raise ValueError(f"beta must be >= 0; got {beta!r}")
-    logp = _log_softmax(logits)
+        raise ValueError(f"beta must be >= 0 (0 = plain cross-entropy); got {beta!r}")
+    z, y = checks.logits_and_labels(logits, labels, key="confidence_penalty")
+    logp = _log_softmax(z)
     entropy = -(logp.exp() * logp).sum(-1)
-    return F.nll_loss(logp, labels) - beta * entropy.mean()
+    return F.nll_loss(logp, y) - beta * entropy.mean()
 
 
 def target_probabilities(num_classes: int, alpha: float, convention: str = "uniform") -> tuple[float, float]:
     """``(p_correct, p_incorrect)`` of a smoothed target (chapter 1)."""
     _check_convention(convention)
-    a = check_alpha(alpha, num_classes)
-    K = num_classes
+    K = check_num_classes(num_classes)
+    a = check_alpha(alpha)
     if convention == "uniform":
         return 1 - a + a / K, a / K
     return 1 - a, a / (K - 1)
@@ -167,6 +216,17 @@ def fit_free_logits(num_classes: int, alpha: float, convention: str = "uniform",
     :func:`confidence_penalty` with ``beta``.  Uses L-BFGS in float64; returns the logits.  With
     hard targets the optimum is at infinity, so the result then only shows the gap still growing.
     """
+    num_classes = check_num_classes(num_classes)
+    check_alpha(alpha)
+    _check_convention(convention)
+    label = checks.index("label", label, num_classes)
+    if loss not in ("smoothed", "confidence"):
+        raise ValueError(f"loss must be 'smoothed' or 'confidence'; got {loss!r}")
+    if loss == "confidence":
+        beta = checks.finite_number("beta", beta)
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0 (0 = plain cross-entropy); got {beta!r}")
+    steps = checks.count("steps", steps)
     z = torch.zeros(1, num_classes, dtype=torch.float64, requires_grad=True)
     y = torch.tensor([label])
     opt = torch.optim.LBFGS([z], lr=1.0, max_iter=steps, tolerance_grad=1e-12, tolerance_change=1e-15,
@@ -188,6 +248,12 @@ def fit_free_logits(num_classes: int, alpha: float, convention: str = "uniform",
 
 
 def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """``KL(p || q) = sum_k p_k log(p_k / q_k)`` along the last axis, with ``0 log 0 = 0`` (chapter 1)."""
-    p, q = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(q, dtype=torch.float64)
+    """``KL(p || q) = sum_k p_k log(p_k / q_k)`` along the last axis, with ``0 log 0 = 0`` (chapter 1).
+
+    ``p`` and ``q`` have the same shape and their rows are probability vectors (checked)."""
+    p, q = checks.as_tensor("p", p, torch.float64), checks.as_tensor("q", q, torch.float64)
+    if p.shape != q.shape or p.ndim == 0 or p.numel() == 0:
+        raise ValueError(f"p and q must be non-empty probability vectors of the same shape (..., K); got "
+                         f"{checks.describe(p)} and {checks.describe(q)}")
+    checks.values(finite={"p": p, "q": q}, distributions={"p": p, "q": q})
     return torch.where(p > 0, p * (p.clamp_min(1e-300).log() - q.log()), torch.zeros_like(p)).sum(-1)

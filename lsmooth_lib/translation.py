@@ -11,20 +11,27 @@ loop as every image model (``train.fit``; its batches come from :func:`text_batc
 * :func:`bleu` -- corpus BLEU with sacrebleu (never a hand-written BLEU);
 * :func:`token_logits` -- next-token logits with the correct prefix (teacher forcing), for ECE;
 * :func:`decoding_sweep` -- BLEU, ECE and NLL against the decoding temperature (Figure 4).
+
+Inputs are checked at the door (:mod:`lsmooth_lib.checks`): a sentence must be non-empty, valid Unicode text
+with at least one piece the tokenizer knows and at most :data:`MAX_TOKENS` pieces; piece ids must lie in the
+model's vocabulary; BLEU needs at least one detokenised sentence.  Each failure raises a one-sentence error.
 """
 from __future__ import annotations
 
 import hashlib
-import os
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from . import checks
 from . import data as D
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
-MAX_TOKENS = 128  # longer training sentences are cut (Multi30k's longest has well under 100 pieces)
+# the longest sentence a model reads, in pieces: longer training sentences would be cut (with a warning;
+# Multi30k's longest has well under 100 pieces), longer sentences to translate are refused (see translate)
+MAX_TOKENS = 128
 
 
 class TokenizerError(RuntimeError):
@@ -50,7 +57,7 @@ def tokenizer(vocab_size: int | None = None, folder: str | Path | None = None):
     """
     import sentencepiece as spm
 
-    vocab_size = vocab_size or D.dataset_info("multi30k")["num_classes"]
+    vocab_size = checks.count("vocab_size", vocab_size or D.dataset_info("multi30k")["num_classes"], minimum=8)
     path = tokenizer_path(vocab_size, folder)
     key = str(path)
     if key in _TOKENIZERS and path.exists():
@@ -64,9 +71,7 @@ def tokenizer(vocab_size: int | None = None, folder: str | Path | None = None):
             character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, num_threads=1,
             minloglevel=2)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
+        D.atomic_write(path, buf.getvalue())  # unique temporary name: concurrent trainings never collide
     try:
         sp = spm.SentencePieceProcessor(model_file=str(path))
     except Exception as err:  # noqa: BLE001 - sentencepiece raises RuntimeError/OSError on damaged files
@@ -127,19 +132,31 @@ class TextSplit:
 
 
 def load_text_split(name: str = "multi30k", split: str = "train", limit: int | None = None) -> TextSplit:
-    """One split of Multi30k en->de, tokenised with :func:`tokenizer` (``limit``: first sentences only)."""
+    """One split of Multi30k en->de, tokenised with :func:`tokenizer` (``limit``: first sentences only).
+
+    Sentences longer than :data:`MAX_TOKENS` pieces are cut to it, with a warning that counts them (none of
+    Multi30k's are)."""
+    if limit is not None:
+        limit = checks.count("limit", limit, hint=" (the number of sentences to keep), or None for all")
     en, de, prov = D.load_text(name, split)
     if limit is not None:
         en, de = en[:limit], de[:limit]
     sp = tokenizer(D.dataset_info(name)["num_classes"])
-    src = [s[:MAX_TOKENS] for s in sp.encode(en)]
-    tgt = [t[:MAX_TOKENS - 1] for t in sp.encode(de)]
+    src, tgt = sp.encode(en), sp.encode(de)
+    cut = sum(len(s) > MAX_TOKENS for s in src) + sum(len(t) > MAX_TOKENS - 1 for t in tgt)
+    if cut:
+        import warnings
+        warnings.warn(f"{name} {split}: {cut} sentences are longer than MAX_TOKENS = {MAX_TOKENS} pieces and were cut")
+    src = [s[:MAX_TOKENS] for s in src]
+    tgt = [t[:MAX_TOKENS - 1] for t in tgt]
     classes = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
     return TextSplit(name, split, src, tgt, en, de, classes, prov)
 
 
 def pad_batch(seqs: list, bos: bool = False, eos: bool = False, device="cpu") -> torch.Tensor:
     """Pad lists of ids into a (B, T) tensor with ``PAD``, optionally adding begin/end markers."""
+    if isinstance(seqs, (str, bytes)) or not hasattr(seqs, "__iter__"):
+        raise TypeError(f"seqs must be a list of lists of piece ids; got {checks.describe(seqs)}")
     seqs = [([BOS] if bos else []) + list(s) + ([EOS] if eos else []) for s in seqs]
     out = torch.full((len(seqs), max(map(len, seqs), default=0)), PAD, dtype=torch.long)
     for i, s in enumerate(seqs):
@@ -156,6 +173,13 @@ def text_batches(split: TextSplit, batch_size: int, *, shuffle: bool = False, ge
     group sentences of similar length (sorted within random pools of 50 batches) to waste little
     compute on padding; unshuffled batches keep the split's order, so predictions line up with ``split.labels``.
     """
+    batch_size = checks.count("batch_size", batch_size)
+    if not isinstance(split, TextSplit):
+        raise TypeError(f"text_batches needs a TextSplit (load_split('multi30k', ...)); got {checks.describe(split)}")
+    return _text_batches(split, batch_size, shuffle, generator, device, drop_last)
+
+
+def _text_batches(split, batch_size, shuffle, generator, device, drop_last):
     n = len(split)
     if shuffle:
         order = torch.randperm(n, generator=generator).tolist()
@@ -209,17 +233,64 @@ def beam_search(model, src: list, beam: int = 4, temperature: float = 1.0, alpha
     :func:`length_penalty`.  The search stops when ``beam`` hypotheses have finished (or after
     ``len(source) + max_extra`` tokens) and returns the best finished one.  ``beam=1`` is greedy
     decoding; a beam as wide as the number of possible sequences is exhaustive search.
+
+    Each source must hold 1 to :data:`MAX_TOKENS` ids of the model's vocabulary (no pad, begin or end markers:
+    the encoder never saw them); anything else raises ``ValueError``.
     """
     from tqdm.auto import tqdm
-    if beam < 1:
-        raise ValueError(f"beam must be >= 1; got {beam}")
-    if not temperature > 0:
-        raise ValueError(f"the decoding temperature must be > 0; got {temperature}")
+    beam = checks.count("beam", beam, hint=" (1 = greedy decoding)")
+    temperature = checks.positive_finite("the decoding temperature", temperature, hint=" (1 = the model's own)")
+    alpha = checks.finite_number("alpha", alpha, hint=" (the GNMT length-penalty exponent, e.g. 0.6)")
+    if alpha < 0:
+        raise ValueError(f"alpha (the length-penalty exponent) must be >= 0; got {alpha!r}")
+    max_extra = checks.count("max_extra", max_extra, minimum=0, hint=" (extra target tokens beyond the source length)")
+    batch_size = checks.count("batch_size", batch_size)
+    src = _check_sources(model, src, max_extra)
     model.eval()
     device = next(model.parameters()).device
     out = []
     for start in tqdm(range(0, len(src), batch_size), disable=not progress, desc=f"beam search (T={temperature:g})"):
         out += _beam_batch(model, src[start:start + batch_size], beam, temperature, alpha, max_extra, device)
+    return out
+
+
+def _vocab_size(model) -> int:
+    embed = getattr(model, "embed", None)
+    if embed is not None and hasattr(embed, "num_embeddings"):
+        return int(embed.num_embeddings)
+    return int(model.classifier.out_features)
+
+
+def _check_sources(model, src, max_extra: int) -> list:
+    """Source sentences as lists of ids, checked: see :func:`beam_search`."""
+    if isinstance(src, (str, bytes)) or not hasattr(src, "__iter__"):
+        raise TypeError(f"src must be a list of sources, each a list of piece ids (for text use translate); "
+                        f"got {checks.describe(src)}")
+    V = _vocab_size(model)
+    positions = getattr(model, "pe", None)
+    out = []
+    for i, s in enumerate(src):
+        if isinstance(s, str):
+            raise TypeError(f"src[{i}] is a string; beam_search takes piece ids (use translate for text)")
+        items = s.tolist() if isinstance(s, torch.Tensor) else s
+        if not hasattr(items, "__iter__") or not all(isinstance(t, numbers.Integral) and not isinstance(t, bool)
+                                                     for t in items):
+            raise TypeError(f"src[{i}] must be a list of integer piece ids; got {checks.describe(s)}")
+        ids = [int(t) for t in items]
+        if not ids:
+            raise ValueError(f"src[{i}] is empty: there is nothing to translate (an empty source still gives a "
+                             f"fluent-looking sentence, made up by the decoder)")
+        if len(ids) > MAX_TOKENS:
+            raise ValueError(f"src[{i}] has {len(ids)} pieces; the model reads at most MAX_TOKENS = {MAX_TOKENS} "
+                             f"-- split it into shorter sentences")
+        bad = [t for t in ids if not (t == UNK or 4 <= t < V)]
+        if bad:
+            raise ValueError(f"src[{i}] holds ids outside the model's vocabulary of {V} pieces or reserved markers "
+                             f"(0 pad, 2 begin, 3 end): {bad[:5]}; valid ids are 1 (unknown) and 4..{V - 1}")
+        if positions is not None and len(ids) + max_extra > positions.shape[0]:
+            raise ValueError(f"src[{i}] ({len(ids)} pieces) + max_extra {max_extra} exceeds the model's "
+                             f"{positions.shape[0]} positions; lower max_extra")
+        out.append(ids)
     return out
 
 
@@ -265,24 +336,80 @@ def _beam_batch(model, src, beam, temperature, alpha, max_extra, device):
 
 
 def translate(model, sentences: list, beam: int = 4, temperature: float = 1.0, **kw) -> list:
-    """English sentences -> German sentences with :func:`beam_search` (detokenised by the tokenizer)."""
+    """English sentences -> German sentences with :func:`beam_search` (detokenised by the tokenizer).
+
+    ``sentences`` is a list of strings; each must be valid Unicode text (no lone surrogates), contain at least
+    one piece the tokenizer knows, and encode to at most :data:`MAX_TOKENS` pieces.  A longer sentence raises
+    ``ValueError`` rather than being cut: a cut sentence still gets a fluent translation -- of its first part
+    only -- and nothing in the output would show what was dropped (the worst kind of wrong answer here).  The
+    limit is the training cut; Multi30k's sentences stay well under it, so split longer text into sentences.
+    """
+    if isinstance(sentences, (str, bytes)) or not hasattr(sentences, "__iter__"):
+        raise TypeError(f"sentences must be a list of strings, e.g. translate(model, [sentence]); "
+                        f"got {checks.describe(sentences)}")
+    sentences = list(sentences)
+    for i, s in enumerate(sentences):
+        if not isinstance(s, str):
+            raise TypeError(f"sentences[{i}] must be a string; got {checks.describe(s)}")
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"sentences[{i}] is not valid Unicode text: {err.reason} {s[err.start:err.end]!r} at "
+                             f"position {err.start}; fix how the text was decoded (e.g. errors='surrogateescape')") from None
+        if not s.strip():
+            raise ValueError(f"sentences[{i}] is empty; there is nothing to translate (the decoder would make up a "
+                             f"fluent sentence from nothing)")
     sp = tokenizer()
-    ids = [s[:MAX_TOKENS] for s in sp.encode(list(sentences))]
+    V = _vocab_size(model)
+    if V != sp.get_piece_size():
+        raise ValueError(f"the model has a vocabulary of {V} pieces but the tokenizer {sp.get_piece_size()}; "
+                         f"translate with the model's own tokenizer (a zoo entry records it)")
+    ids = sp.encode(sentences)
+    for i, (s, t) in enumerate(zip(sentences, ids)):
+        if len(t) > MAX_TOKENS:
+            raise ValueError(f"sentences[{i}] has {len(t)} subword pieces; the model reads at most MAX_TOKENS = "
+                             f"{MAX_TOKENS} -- split it into shorter sentences")
+        if all(k == UNK or sp.id_to_piece(k) == "\u2581" for k in t):
+            raise ValueError(f"sentences[{i}] ({s[:30]!r}) has no piece the tokenizer knows (all its characters map to "
+                             f"<unk>); the model would translate nothing -- it reads English text")
     return sp.decode(beam_search(model, ids, beam=beam, temperature=temperature, **kw))
 
 
+def _sentences(name: str, xs) -> list:
+    if isinstance(xs, (str, bytes, dict)) or xs is None or not hasattr(xs, "__iter__"):
+        raise TypeError(f"{name} must be a list of sentences (strings); got {checks.describe(xs)}")
+    xs = list(xs)
+    for i, x in enumerate(xs):
+        if not isinstance(x, str):
+            raise TypeError(f"{name}[{i}] is {checks.describe(x)}; {name} must be detokenised sentences (strings) -- "
+                            f"decode piece ids with tokenizer().decode(...)")
+    return xs
+
+
 def bleu(hypotheses: list, references: list) -> float:
-    """Corpus BLEU (sacrebleu, default 13a tokenisation, cased) of detokenised German sentences."""
+    """Corpus BLEU (sacrebleu, default 13a tokenisation, cased) of detokenised German sentences: as many
+    hypotheses as references, at least one of each."""
     import sacrebleu
+    hypotheses, references = _sentences("hypotheses", hypotheses), _sentences("references", references)
     if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references; BLEU pairs each hypothesis "
+                         f"with the reference at the same position")
+    if not hypotheses:
+        raise ValueError("BLEU of no sentences is undefined; give at least one hypothesis and its reference")
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
 
 
 def decoding_sweep(model, split: TextSplit, temperatures, beam: int = 4, progress: bool = True) -> list:
     """BLEU (beam search), next-token ECE and NLL (teacher forcing) of ``split`` at each decoding
     temperature (the paper's Figure 4; chapter 4).  Returns one dict per temperature."""
     from .calibration import ece, nll
+    if isinstance(temperatures, (str, bytes)) or not hasattr(temperatures, "__iter__"):
+        raise TypeError(f"temperatures must be a list of positive numbers; got {checks.describe(temperatures)}")
+    temperatures = [checks.positive_finite("temperature", t) for t in temperatures]
+    if not temperatures:
+        raise ValueError("temperatures is empty; give at least one decoding temperature (e.g. [1.0])")
+    if not isinstance(split, TextSplit) or not len(split):
+        raise ValueError(f"decoding_sweep needs a non-empty TextSplit; got {checks.describe(split) if not isinstance(split, TextSplit) else 'an empty one'}")
     sp = tokenizer()
     logits = token_logits(model, split)
     labels = split.labels
@@ -301,6 +428,18 @@ def token_probe(model, split: TextSplit, ids, n: int = 100, batch_size: int = 20
     ``(features (N, d), labels)`` with labels 0, 1, ... in the order of ``ids``, grouped by token.
     ``features``: the activations of the whole split, if already computed (``token_logits(..., features=True)``).
     """
+    if isinstance(ids, (str, int)) or not hasattr(ids, "__iter__"):
+        raise TypeError(f"ids must be a list of piece ids; got {checks.describe(ids)}")
+    ids = [checks.index("token id", k, split.num_classes, what="pieces in the vocabulary") for k in ids]
+    if not ids or len(set(ids)) != len(ids):
+        raise ValueError(f"ids must be one or more different piece ids; got {ids}")
+    n = checks.count("n", n, hint=" (positions per token)")
+    batch_size = checks.count("batch_size", batch_size)
+    if features is not None:
+        features = checks.matrix("features", features, min_rows=0, what="(positions, d)")
+        if len(features) != len(split.labels):
+            raise ValueError(f"features must have one row per target position of the split ({len(split.labels)}); "
+                             f"got {checks.describe(features)}")
     feats, labels = [], []
     counts = [0] * len(ids)
     if features is None:  # only sentences that contain one of the tokens need the network (in split order)
@@ -332,9 +471,12 @@ def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: in
     ``features``: the activations of the whole split, if already computed (``token_logits(..., features=True)``).
     """
     from .geometry import project_features
-    if len(tokens) != 3 or len(set(tokens)) != 3:
-        raise ValueError(f"the projection needs three different tokens; got {list(tokens)}")
-    ids = [split.class_index(t) if isinstance(t, str) else int(t) for t in tokens]
+    if isinstance(tokens, str) or not hasattr(tokens, "__len__") or len(tokens) != 3:
+        raise ValueError(f"the projection needs three different tokens (pieces or ids); got {tokens!r}")
+    ids = [split.class_index(t) if isinstance(t, str) else checks.index("token id", t, split.num_classes,
+                                                                        what="pieces in the vocabulary") for t in tokens]
+    if len(set(ids)) != 3:
+        raise ValueError(f"the projection needs three different tokens; got {list(tokens)} (= ids {ids})")
     feats, labels = token_probe(model, split, ids, n, batch_size, features)
     with torch.no_grad():
         templates = model.templates.detach().cpu().double()[ids]

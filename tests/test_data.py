@@ -118,11 +118,13 @@ def test_split_is_deterministic_and_independent_of_the_global_seed():
 def test_cache_is_reused_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("LSMOOTH_CACHE", str(tmp_path))
     x1, y1, c1, _ = D.load_arrays("mnist", "test")
-    stem = tmp_path / "decoded" / "mnist_test_offline"
-    assert (stem.parent / "mnist_test_offline_x.npy").exists() and stem.with_suffix(".json").exists()
+    metas = list((tmp_path / "decoded").glob("mnist_test_offline_*.json"))  # keyed by the source's path and sha256
+    assert len(metas) == 1
+    stem = metas[0].with_suffix("")
+    assert (stem.parent / f"{stem.name}_x.npy").exists() and stem.with_suffix(".json").exists()
     assert c1 == ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     for damage in (b"", b"\x93NUMPY garbage"):  # empty file, then a truncated header
-        (stem.parent / "mnist_test_offline_x.npy").write_bytes(damage)
+        (stem.parent / f"{stem.name}_x.npy").write_bytes(damage)
         x2, y2, c2, _ = D.load_arrays("mnist", "test")
         assert torch.equal(x1, x2) and torch.equal(y1, y2) and c1 == c2
     stem.with_suffix(".json").write_text("{not json")

@@ -138,7 +138,7 @@ def test_a_metrics_only_teacher_keeps_local_weights_for_its_students(tmp_zoo, mo
     assert 0.0 <= student["gamma"] <= 1.0
     assert Z.verify() == []
     local.write_bytes(local.read_bytes()[:100])  # truncated: refused, with the command that recreates it
-    with pytest.raises(Z.ZooError, match="keeps metrics only.*--force"):
+    with pytest.raises(Z.ZooError, match="local weights of 'smoke-mlp-mnist' .* are corrupted or truncated.*--force"):
         Z.load("smoke-mlp-mnist")
 
 
