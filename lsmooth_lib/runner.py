@@ -139,19 +139,20 @@ class Archiver:
     def _write(self, part: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         dest = self.out / part["file"]
-        tmp = self.out / f".{part['file']}.tmp"
         manifest = self._manifest(part)
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            info = tarfile.TarInfo(MANIFEST)
-            info.size, info.mtime, info.mode = len(manifest), int(time.time()), 0o644
-            tar.addfile(info, io.BytesIO(manifest))
-            for files in part["entries"].values():
-                for arcname, path, size, _ in files:
-                    info = tarfile.TarInfo(arcname)
-                    info.size, info.mtime, info.mode = size, int(path.stat().st_mtime), 0o644
-                    with open(path, "rb") as fh:
-                        tar.addfile(info, fh)
-        os.replace(tmp, dest)
+
+        def write(fh):
+            with tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                info = tarfile.TarInfo(MANIFEST)
+                info.size, info.mtime, info.mode = len(manifest), int(time.time()), 0o644
+                tar.addfile(info, io.BytesIO(manifest))
+                for files in part["entries"].values():
+                    for arcname, path, size, _ in files:
+                        info = tarfile.TarInfo(arcname)
+                        info.size, info.mtime, info.mode = size, int(path.stat().st_mtime), 0o644
+                        with open(path, "rb") as src:
+                            tar.addfile(info, src)
+        D.atomic_write(dest, write)  # the GPU machine may be cut off at any moment: old part or new, never half
 
     def index(self) -> dict:
         return {p["file"]: list(p["entries"]) for p in self.parts}
@@ -292,9 +293,7 @@ class Runner:
                     entries=[j.row() for j in self.job_list])
 
     def write_summary(self) -> None:
-        tmp = self.out / f".{SUMMARY_NAME}.tmp"
-        tmp.write_text(json.dumps(self.summary(), indent=1) + "\n")
-        os.replace(tmp, self.out / SUMMARY_NAME)
+        D.atomic_write(self.out / SUMMARY_NAME, (json.dumps(self.summary(), indent=1) + "\n").encode())
 
     # -------------------------------------------------------- the loop
     def run(self) -> dict:

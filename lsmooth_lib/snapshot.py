@@ -135,17 +135,8 @@ def _build_text(model, config: dict, temperatures, progress: bool) -> dict:
 
 def save(arrays: dict, path: Path) -> None:
     """Write the arrays as one compressed ``.npz`` (atomically: a unique temporary name, then a rename)."""
-    import os
-    import tempfile
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    D.atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
 def read(path: Path) -> dict:

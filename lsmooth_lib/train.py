@@ -185,9 +185,7 @@ def _on_device(split, device):
 
 def _save_atomic(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    D.atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 @torch.no_grad()

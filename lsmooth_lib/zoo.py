@@ -361,11 +361,20 @@ def is_teacher(name: str) -> bool:
 
 
 def _write_json(path: Path, obj: dict) -> None:
+    D.atomic_write(path, (json.dumps(obj, indent=1, default=str) + "\n").encode())
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before any training if the zoo folder cannot take the results (a read-only checkout, a typo in
+    ``LSMOOTH_ZOO``): an error after an hour of training would lose the hour."""
     import tempfile
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(obj, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise ZooError(f"the zoo folder {folder} is not writable ({err.strerror or err}); nothing was trained. Set "
+                       f"{ZOO_ENV} to a writable folder or fix the folder's permissions.") from None
 
 
 def _file_entry(path: Path, **extra) -> dict:
@@ -380,6 +389,18 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
     if not force and js.exists() and record(name) is not None:
         return record(name)
     dev = pick_device(device)
+    _check_writable(zoo_dir())
+    (zoo_dir() / ".locks").mkdir(exist_ok=True)
+    # One process trains an entry at a time: a second `zoo train` of the same entry waits here, then finds the
+    # first one's record (and returns it, unless --force asks for another run).
+    with D.file_lock(zoo_dir() / ".locks" / f"{name}.lock"):
+        if not force and js.exists() and record(name) is not None:
+            return record(name)
+        return _train_locked(name, cfg, progress, dev)
+
+
+def _train_locked(name: str, cfg: dict, progress: bool, dev) -> dict:
+    pt, js = paths(name)
     t0 = time.perf_counter()
     model, history = fit(cfg, checkpoint=zoo_dir() / ".partial" / f"{name}.pt", progress=progress, device=dev)
     wall = sum(h["seconds"] for h in history)  # summed per epoch, so a resumed run still counts its whole time
@@ -389,9 +410,7 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
     keep = storage(name) == "weights"
     out = pt if keep else _local_weights(name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out)
+    D.atomic_write(out, lambda fh: torch.save(state, fh))
     rec = dict(name=name, config=cfg, history=history,
                wall_time_s=round(wall, 1), session_time_s=round(time.perf_counter() - t0, 1),
                hardware=hardware(dev), versions=dict(lsmooth_lib=__version__, torch=torch.__version__,
@@ -692,9 +711,7 @@ def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch
     model, _ = load(name, device="cpu")
     out = predict(model, split_data, batch_size=200, device="cpu")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save({"logits": out, "labels": split_data.labels}, tmp)
-    os.replace(tmp, path)
+    D.atomic_write(path, lambda fh: torch.save({"logits": out, "labels": split_data.labels}, fh))
     _LOGITS[key] = out
     return out, split_data.labels
 
@@ -872,6 +889,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.cmd == "list":
+            if not names(args.pattern):
+                raise ZooError(f"no zoo entry matches {args.pattern!r}; `python -m lsmooth_lib zoo list` shows them all.")
             for n in names(args.pattern):
                 rec = record(n)
                 if rec is None:
@@ -882,6 +901,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{n:40s}  test acc {acc('test')}  train acc {acc('train')}  "
                           f"{rec['wall_time_s']:7.0f} s  {rec['hardware']}")
         elif args.cmd == "train":
+            if args.match:
+                for pat in args.names:
+                    if not names(pat):
+                        raise ZooError(f"no zoo entry matches {pat!r}; `python -m lsmooth_lib zoo list` shows them all.")
             todo = [n for pat in args.names for n in names(pat)] if args.match else args.names
             todo = list(dict.fromkeys(todo))
             for n in todo:
@@ -904,7 +927,8 @@ def main(argv: list[str] | None = None) -> int:
             problems = verify(args.names or None)
             for n, msg in problems:
                 print(f"{n}: {msg}")
-            print(f"{len(trained())} trained entries checked, {len(problems)} problem(s)")
+            checked = [n for n in trained() if not args.names or n in args.names]
+            print(f"{len(checked)} trained entries checked, {len(problems)} problem(s)")
             return 1 if problems else 0
         elif args.cmd == "import":
             from .runner import import_cli
