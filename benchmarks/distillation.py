@@ -16,9 +16,9 @@ import time
 import torch
 
 from lsmooth_lib import data as D, zoo
-from lsmooth_lib.distillation import distillation_loss
+from lsmooth_lib.infer import predict
+from lsmooth_lib.kd import distillation_loss
 from lsmooth_lib.models import build_model
-from lsmooth_lib.train import predict
 
 
 def main() -> None:

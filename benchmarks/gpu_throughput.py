@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as TV
 
 from lsmooth_lib import data as D
+from lsmooth_lib import infer
 from lsmooth_lib import runner as R
 from lsmooth_lib import train as T
 from lsmooth_lib.losses import smoothed_cross_entropy
@@ -118,14 +119,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = sys.stderr if args.suggest_scale else sys.stdout
     say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
-    device = T.pick_device(args.device)
+    device = infer.pick_device(args.device)
     gpu = device.type == "cuda"
     steps = args.steps or (40 if gpu else 3)
     warmup = args.warmup if args.warmup is not None else (5 if gpu else 1)
     workers = args.workers if args.workers is not None else ([0, 8] if gpu else [0])
     say(f"torch {torch.__version__}, CUDA {torch.version.cuda or '-'}, cuDNN "
         f"{torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else '-'}, python "
-        f"{platform.python_version()}; device: {T.hardware(device)}; precision of the fast path: "
+        f"{platform.python_version()}; device: {infer.hardware(device)}; precision of the fast path: "
         f"{T.precision(device, True)}")
     split = None
     for ds in ([args.dataset] if args.dataset else ["cifar100", "cifar10"]):
@@ -140,7 +141,7 @@ def main(argv=None) -> int:
         return 2
     K = split.num_classes
     mean, std = D.DATASETS[split.dataset]["mean"], D.DATASETS[split.dataset]["std"]
-    results = dict(torch=torch.__version__, cuda=torch.version.cuda, device=T.hardware(device), steps=steps)
+    results = dict(torch=torch.__version__, cuda=torch.version.cuda, device=infer.hardware(device), steps=steps)
     on_device = T._on_device(split, device)
     for name in args.models:
         size, aug, preset_batch = MODELS[name]

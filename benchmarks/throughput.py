@@ -25,7 +25,7 @@ from torchvision import transforms as T
 
 from lsmooth_lib import data as D
 from lsmooth_lib.models import build_model
-from lsmooth_lib.train import pick_device
+from lsmooth_lib.infer import pick_device
 
 AUG = {"alexnet": dict(size=24, pad=0), "resnet20": dict(size=32, pad=4), "resnet56": dict(size=32, pad=4)}
 

@@ -24,7 +24,7 @@ def _dispatch(argv) -> int:
         from .diagnose import main as diagnose_main
         return diagnose_main(argv[1:])
     if argv and argv[0] == "zoo":
-        from .zoo import main as zoo_main
+        from .runner import main as zoo_main
         return zoo_main(argv[1:])
     print(USAGE if not argv else f"error: unknown command {argv[0]!r}\n{USAGE}", file=sys.stderr)
     return 2

@@ -29,7 +29,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import paper as P
+from . import calibration as C, data as D, paper as P, zoo
+from .distillation import label_smoothing_baseline
+from .snapshot import PROBE_CLASSES
 
 REPRODUCED = "reproduced"
 IN_KIND = "reproduced in kind"
@@ -169,23 +171,13 @@ def _out_of_reach(id, section, claim, paper, why) -> Claim:
 
 
 # ---------------------------------------------------------------- finding entries
-def _zoo():
-    from . import zoo
-    return zoo
-
-
-def _usable(name: str) -> bool:
-    return not _zoo().get_config(name).get("virtual_teacher")  # chapter 6's teacher-free targets are no baseline
-
-
 def select_groups(groups: dict, **common) -> tuple[str, dict]:
     """The trained entries of each group, ``{label: [names by seed]}``, from one preset: the one closest to the paper
     (``gpu``, then ``cpu``) in which every group has a trained entry; else the CPU preset's (possibly empty) groups.
     ``groups`` maps a label to :func:`lsmooth_lib.zoo.select` fields; ``common`` fields apply to every group."""
-    zoo = _zoo()
     found = {}
     for preset in PRESETS:
-        found = {label: sorted((n for n in zoo.select(trained_only=True, preset=preset, **common, **f) if _usable(n)),
+        found = {label: sorted(zoo.select(trained_only=True, preset=preset, **common, **f),
                                key=lambda n: zoo.fields(n)["seed"])
                  for label, f in groups.items()}
         if all(found.values()):
@@ -198,28 +190,16 @@ def _names(groups: dict) -> list:
 
 
 def _seed(name: str) -> int:
-    return _zoo().fields(name)["seed"]
+    return zoo.fields(name)["seed"]
 
 
 def _seeds(groups: dict) -> dict:
-    zoo = _zoo()
     return {label: [zoo.fields(n)["seed"] for n in ns] for label, ns in groups.items()}
-
-
-@lru_cache(maxsize=None)
-def _record(path: str, mtime_ns: int, name: str) -> dict | None:
-    return _zoo().record(name)
-
-
-def record(name: str) -> dict | None:
-    """The entry's zoo record (read again only when its file changes)."""
-    path = _zoo().paths(name)[1]
-    return _record(str(path), path.stat().st_mtime_ns, name) if path.exists() else None
 
 
 def metric(name: str, split: str = "test", key: str = "acc") -> float | None:
     """``record["metrics"][split][key]``, or ``None`` where the record does not hold it (e.g. pending)."""
-    rec = record(name) or {}
+    rec = zoo.record(name) or {}
     return rec.get("metrics", {}).get(split, {}).get(key)
 
 
@@ -249,8 +229,6 @@ def _model_text(cfg: dict) -> str:
 
 def describe(name: str) -> str:
     """One entry's setting in words: model, data, epochs and preset (a distilled student names its teacher's model)."""
-    from . import data as D
-    zoo = _zoo()
     cfg = zoo.get_config(name)
     text = _model_text(cfg)
     if cfg.get("teacher"):
@@ -278,7 +256,6 @@ def _setting(preset: str, groups: dict, extra: str = "") -> str:
 
 
 def _same_setting(preset: str, names, paper_models) -> bool:
-    zoo = _zoo()
     return preset == "gpu" and bool(names) and all(zoo.fields(n)["model"] in paper_models for n in names)
 
 
@@ -307,15 +284,13 @@ def _one_sample(vals) -> tuple[float | None, float, int]:
 
 # ---------------------------------------------------------------- per-entry measurements (cached)
 def _cache_key(name: str) -> tuple:
-    return str(_zoo().zoo_dir()), name, (record(name) or {}).get("trained_at")
+    return str(zoo.zoo_dir()), name, (zoo.record(name) or {}).get("trained_at")
 
 
 @lru_cache(maxsize=None)
 def _calibration(key: tuple) -> dict | None:
-    from . import calibration as C
-    zoo = _zoo()
     name = key[1]
-    rec = record(name) or {}
+    rec = zoo.record(name) or {}
     if "calibration" in rec:
         return rec["calibration"]
     try:
@@ -333,8 +308,8 @@ def calibration(name: str) -> dict | None:
 @lru_cache(maxsize=None)
 def _projection(key: tuple, split: str, classes: tuple):
     try:
-        return _zoo().projection(key[1], split, list(classes))
-    except (ValueError, _zoo().ZooError):  # classes not stored, or no weights on this machine
+        return zoo.projection(key[1], split, list(classes))
+    except (ValueError, zoo.ZooError):  # classes not stored, or no weights on this machine
         return None
 
 
@@ -359,7 +334,7 @@ def scale(proj) -> float:
 
 def mi_curve(name: str) -> list:
     """The mutual-information estimates (nats) of a teacher's record, in training order (Figure 6)."""
-    return [v for epoch in (record(name) or {}).get("history", []) for _, v in epoch.get("mi", [])]
+    return [v for epoch in (zoo.record(name) or {}).get("history", []) for _, v in epoch.get("mi", [])]
 
 
 def rise_and_fall(curve) -> float:
@@ -371,11 +346,10 @@ def rise_and_fall(curve) -> float:
 
 def _decoding(name: str) -> dict:
     """``{T: row}`` of a Transformer's decoding sweep (BLEU, ECE, NLL on the test set)."""
-    return {round(r["temperature"], 3): r for r in (record(name) or {}).get("decoding", {}).get("rows", [])}
+    return {round(r["temperature"], 3): r for r in (zoo.record(name) or {}).get("decoding", {}).get("rows", [])}
 
 
 def _token_calibration(name: str) -> dict | None:
-    zoo = _zoo()
     try:
         return zoo.token_calibration(name)
     except zoo.ZooError:
@@ -647,7 +621,6 @@ def figure3_temperature_scaling() -> Claim:
 
 def _paired_transformers():
     """The Transformers at alpha 0 and 0.1 paired by seed: ``(preset, groups, [(hard, ls), ...])``."""
-    zoo = _zoo()
     preset, groups = _transformer_groups()
     ls = {zoo.fields(n)["seed"]: n for n in groups["alpha 0.1"]}
     pairs = [(h, ls[zoo.fields(h)["seed"]]) for h in groups["alpha 0"]
@@ -727,7 +700,7 @@ def figure4_ts_cannot_recover() -> Claim:
     preset, groups = _transformer_groups()
 
     def at_fitted(name):
-        rows, t = _decoding(name), (record(name) or {}).get("decoding", {}).get("fitted_temperature")
+        rows, t = _decoding(name), (zoo.record(name) or {}).get("decoding", {}).get("fitted_temperature")
         return None if not rows or t is None else rows[min(rows, key=lambda g: abs(g - t))]["bleu"]
     values = {"alpha 0, fitted T": _values({"a": groups["alpha 0"]}, at_fitted)["a"],
               "alpha 0.1, T = 1": _values({"a": groups["alpha 0.1"]}, lambda n: _bleu_at(n, 1.0))["a"]}
@@ -749,7 +722,7 @@ def _mnist_groups():
 
 def _mnist(id_, claim, a, b):
     preset, groups = _mnist_groups()
-    groups = {k: [n for n in v if k != "teacher-dropout" or _zoo().fields(n)["dropout"] > 0] for k, v in groups.items()}
+    groups = {k: [n for n in v if k != "teacher-dropout" or zoo.fields(n)["dropout"] > 0] for k, v in groups.items()}
     values = _values({k: groups[k] for k in (a, b)}, lambda n: None if _pct(n) is None else 100 - _pct(n))
     eff, nz, n = _difference(values, b, a)  # mean(a) - mean(b): how much more error a has
     err = P.MNIST["error"]
@@ -784,13 +757,12 @@ def figure5_data() -> tuple[str, dict, dict]:
     """Figure 5's trained entries from one preset: ``(preset, groups, results)``; ``groups`` maps labels to entry
     names (``teacher alpha A``, ``student alpha A``, ``hard teacher T`` and ``LS teacher A``), ``results`` has the
     shape of :func:`lsmooth_lib.distillation.figure5_results` (test accuracies as fractions, gammas)."""
-    zoo = _zoo()
     base = dict(dataset="cifar10", label_noise=0.0)
     preset, core = select_groups({"teacher": dict(model=FIGURE5_TEACHERS, teacher=None, alpha=0.0),
                                   "student": dict(model="alexnet", teacher=None, alpha=0.0)}, **base)
 
     def pick(**f):
-        return sorted((n for n in zoo.select(trained_only=True, preset=preset, **base, **f) if _usable(n)),
+        return sorted(zoo.select(trained_only=True, preset=preset, **base, **f),
                       key=lambda n: zoo.fields(n)["seed"])
     groups, results = {}, {"teacher": {}, "student": {}, "from_hard": {}, "from_ls": {}}
     for kind, f in (("teacher", dict(model=FIGURE5_TEACHERS, teacher=None)),
@@ -802,7 +774,7 @@ def figure5_data() -> tuple[str, dict, dict]:
                 results[kind].setdefault(a, []).append(metric(n))
     for n in pick(model="alexnet", family="alexnet-cifar10-kd"):
         f = zoo.fields(n)
-        if metric(n) is None or "gamma" not in (record(n) or {}):
+        if metric(n) is None or "gamma" not in (zoo.record(n) or {}):
             continue
         if f["teacher_alpha"] == 0:
             label, group, key = f"hard teacher T {f['temperature']:g}", "from_hard", f["temperature"]
@@ -812,7 +784,7 @@ def figure5_data() -> tuple[str, dict, dict]:
             continue  # smoothing teachers at other temperatures: chapter 6
         groups.setdefault(label, []).append(n)
         point = results[group].setdefault(key, {"gamma": [], "acc": []})
-        point["gamma"].append(record(n)["gamma"])
+        point["gamma"].append(zoo.record(n)["gamma"])
         point["acc"].append(metric(n))
     results = {k: dict(sorted(v.items())) for k, v in results.items()}
     return preset, groups, results
@@ -822,7 +794,6 @@ def _baseline_at(gamma: float, results: dict):
     """The label-smoothing students' accuracy (%) at ``gamma`` (Figure 5's baseline line, linear interpolation of the
     per-alpha means, :func:`lsmooth_lib.distillation.label_smoothing_baseline`), the variance of that interpolated
     mean (from the seeds of the two alphas around ``gamma``), and the fewest seeds among them; ``None`` outside."""
-    from .distillation import label_smoothing_baseline
     mean = label_smoothing_baseline(gamma, results)
     if mean is None:
         return None, float("nan"), 0
@@ -968,7 +939,6 @@ def _figure6(id_, claim, paper_text, values, eff, nz, n, preset, groups, note=""
 
 def _per_seed(groups, fn) -> dict:
     """``{seed: mean over the groups of fn(name)}`` for the seeds trained in every group."""
-    zoo = _zoo()
     by = {}
     for ns in groups.values():
         for n in ns:
@@ -1019,7 +989,6 @@ def figure7_tightness() -> Claim:
     set with label smoothing.  Measure: chapter 2's tightness of the decoder's last-layer activations at 100 training
     positions of each of three tokens (``snapshot.PROBE_CLASSES``); effect = tightness(alpha 0) - tightness(0.1),
     Welch noise.  The paper's Transformer does not fit its training set either, so fit is not required."""
-    from .snapshot import PROBE_CLASSES
     tokens = PROBE_CLASSES["multi30k"]
     preset, groups = _transformer_groups()
 
@@ -1039,23 +1008,135 @@ def figure7_tightness() -> Claim:
 
 
 # ---------------------------------------------------------------- all of them, and how they print
+# ---------------------------------------------------------------- beyond the paper (chapter 6)
+@lru_cache(maxsize=None)
+def _selective(key: tuple) -> dict | None:
+    from . import selective
+    name = key[1]   # (zoo folder, name, trained_at): retraining an entry invalidates the cache
+    try:
+        return selective.zoo_table([name])[0]
+    except Exception:  # noqa: BLE001 - an entry without logits is left out of the claim
+        return None
+
+
+def selective_row(name: str) -> dict | None:
+    """Chapter 6's selective-classification row of an entry (:func:`lsmooth_lib.selective.zoo_table`), cached."""
+    return _selective(_cache_key(name))
+
+
+def _xia_groups():
+    return select_groups({"alpha 0": dict(alpha=0.0), "alpha 0.1": dict(alpha=0.1)}, family="alexnet-cifar10")
+
+
+def xia2025_selective() -> Claim:
+    """Xia et al. (ICLR 2025), chapter 6: label smoothing degrades selective classification.  Measured as the excess
+    AURC (the area under the risk-coverage curve of the maximum softmax probability, minus the floor that the
+    error rate alone sets), so that smoothing's effect on accuracy does not count; effect = excess(alpha 0.1) -
+    excess(alpha 0) over seeds (positive: smoothing degrades the ranking), Welch noise."""
+    preset, groups = _xia_groups()
+    values = _values(groups, lambda n: (selective_row(n) or {}).get("e_aurc_msp"))
+    eff, nz, n = _difference(values, "alpha 0", "alpha 0.1")
+    return _make("xia2025-selective", "Xia et al. 2025 (chapter 6)",
+                 "label smoothing degrades selective classification (excess AURC of the maximum softmax probability)",
+                 "ResNets and ViTs on ImageNet and CIFAR: smoothing raises the AURC (Xia et al.)",
+                 _setting(preset, groups, "test split"), values, eff, nz, n, unit="excess AURC",
+                 detail={"seeds": _seeds(groups)})
+
+
+def xia2025_normalisation() -> Claim:
+    """Xia et al. (ICLR 2025), chapter 6: normalising the logits (MaxLogit-pNorm, p = 2) before taking the confidence
+    recovers selective classification for the smoothed model.  Paired per seed: effect = excess AURC with the maximum
+    softmax probability - excess AURC with the normalised logits, of the alpha = 0.1 AlexNets (positive: it helps)."""
+    preset, groups = _xia_groups()
+    rows = [selective_row(n) for n in groups["alpha 0.1"]]
+    diffs = [r["e_aurc_msp"] - r["e_aurc_pnorm"] for r in rows if r]
+    values = {"alpha 0.1: max softmax": [r["e_aurc_msp"] for r in rows if r],
+              "alpha 0.1: normalised": [r["e_aurc_pnorm"] for r in rows if r]}
+    eff, nz, n = _one_sample(diffs)
+    return _make("xia2025-normalisation", "Xia et al. 2025 (chapter 6)",
+                 "normalising the logits before taking the confidence recovers the smoothed model's selective classification",
+                 "logit normalisation recovers much of the AURC lost to smoothing (Xia et al.)",
+                 _setting(preset, {"alpha 0.1": groups["alpha 0.1"]}, "test split; MaxLogit-pNorm, p = 2"),
+                 values, eff, nz, n, unit="excess AURC", detail={"seeds": _seeds(groups)})
+
+
+def kornblith2021_transfer() -> Claim:
+    """Kornblith et al. (NeurIPS 2021), chapter 6: the penultimate features of a network trained with label smoothing
+    transfer worse.  A linear probe on CIFAR-100 of the CIFAR-10 ResNet-20 teachers' features
+    (:func:`lsmooth_lib.transfer.zoo_transfer`, stored results); effect = probe accuracy(alpha 0) - probe
+    accuracy(alpha 0.1) in points (positive: smoothing transfers worse), Welch noise over teacher seeds."""
+    from . import transfer
+    preset, groups = select_groups({"alpha 0": dict(alpha=0.0), "alpha 0.1": dict(alpha=0.1)}, family="resnet20-cifar10")
+    names = _names(groups)
+    try:
+        rows = {r["name"]: r for r in transfer.zoo_transfer(names)} if names else {}
+    except Exception:  # noqa: BLE001 - teachers without weights on this machine cannot be probed
+        rows = {}
+    values = _values(groups, lambda n: 100 * rows[n]["acc"] if n in rows else None)
+    eff, nz, n = _difference(values, "alpha 0.1", "alpha 0")
+    return _make("kornblith2021-transfer", "Kornblith et al. 2021 (chapter 6)",
+                 "penultimate features of a smoothed network transfer worse (linear probe on another task)",
+                 "ImageNet networks probed on other data sets: lower linear-probe accuracy with label smoothing",
+                 _setting(preset, groups, "linear probe on CIFAR-100 (10,000 training images)"), values, eff, nz, n,
+                 unit="points", detail={"seeds": _seeds(groups)})
+
+
+def _registry() -> dict:
+    """Claim id -> the function that measures it, in the paper's order (what all_claims and claim run)."""
+    from functools import partial as P_
+    reg = {"table1-literature": table1}
+    for ds in ("cifar10", "cifar100"):
+        reg.update({f"fig1-tightness-{ds}": P_(figure1_tightness, ds), f"fig1-asymmetry-{ds}": P_(figure1_asymmetry, ds),
+                    f"fig1-val-spread-{ds}": P_(figure1_validation_spread, ds), f"fig1-scale-{ds}": P_(figure1_scale, ds)})
+    reg["fig1-imagenet"] = figure1_imagenet
+    reg.update({f"table2-{ds}": P_(table2_accuracy, ds) for ds in ("cifar10", "cifar100", "imagenet")})
+    reg.update({f"table3-{ds}": P_(table3_ece, ds) for ds in ("cifar100", "cifar10", "imagenet")})
+    reg.update({f"fig2-{ds}": P_(figure2_temperature_scaling, ds) for ds in ("cifar100", "cifar10")})
+    reg.update({"table3-en-de": P_(table3_ece, "en-de"), "fig3-en-de": figure3_temperature_scaling,
+                "fig4-bleu": figure4_bleu, "fig4-nll": figure4_nll, "fig4-ece-predicts-bleu": figure4_ece_predicts_bleu,
+                "fig4-ts-cannot-recover": figure4_ts_cannot_recover, "mnist-teacher": mnist_teacher,
+                "mnist-student": mnist_student, "fig5-teacher": figure5_teacher,
+                "fig5-hard-teacher-students": figure5_hard_teacher_students,
+                "fig5-ls-teacher-students": figure5_ls_teacher_students,
+                "fig5-ls-hurts-baseline": figure5_ls_hurts_baseline, "fig6-small-at-init": figure6_small_at_init,
+                "fig6-rise-then-fall": figure6_rise_then_fall, "fig6-ls-lower-near-log2": figure6_ls_lower,
+                "fig7-tightness": figure7_tightness,
+                "xia2025-selective": xia2025_selective, "xia2025-normalisation": xia2025_normalisation,
+                "kornblith2021-transfer": kornblith2021_transfer})
+    return reg
+
+
 def all_claims() -> list:
     """Every claim of the paper, in the paper's order."""
-    out = [table1()]
-    for ds in ("cifar10", "cifar100"):
-        out += [figure1_tightness(ds), figure1_asymmetry(ds), figure1_validation_spread(ds), figure1_scale(ds)]
-    out += [figure1_imagenet()]
-    out += [table2_accuracy(ds) for ds in ("cifar10", "cifar100", "imagenet")]
-    out += [table3_ece(ds) for ds in ("cifar100", "cifar10", "imagenet")]
-    out += [figure2_temperature_scaling("cifar100"), figure2_temperature_scaling("cifar10")]
-    out += [table3_ece("en-de"), figure3_temperature_scaling()]
-    out += [figure4_bleu(), figure4_nll(), figure4_ece_predicts_bleu(), figure4_ts_cannot_recover()]
-    out += [mnist_teacher(), mnist_student()]
-    out += [figure5_teacher(), figure5_hard_teacher_students(), figure5_ls_teacher_students(),
-            figure5_ls_hurts_baseline()]
-    out += [figure6_small_at_init(), figure6_rise_then_fall(), figure6_ls_lower()]
-    out += [figure7_tightness()]
+    return [measure() for measure in _registry().values()]
+
+
+def claim(claim_id: str) -> Claim:
+    """One claim by its id (``python -m lsmooth_lib claims`` lists them); a clear error for an unknown id."""
+    reg = _registry()
+    if claim_id not in reg:
+        import difflib
+        near = difflib.get_close_matches(claim_id, list(reg), n=3, cutoff=0.5)
+        raise ValueError(f"unknown claim {claim_id!r}." + (f" Did you mean {', '.join(near)}?" if near else "")
+                         + " `python -m lsmooth_lib claims` lists them all.")
+    out = reg[claim_id]()
+    assert out.id == claim_id, (claim_id, out.id)
     return out
+
+
+def verdict_line(c: Claim) -> str:
+    """The line a chapter prints for a claim it discusses: id, verdict, effect ± noise over how many seeds, and
+    the note that says why (e.g. "2 seeds", "within noise", "under-fit")."""
+    seeds = f"{c.n_seeds} seed{'s' if c.n_seeds != 1 else ''}"
+    why = f"; {c.note}" if c.note and not c.note.startswith(seeds) else (f" ({c.note[len(seeds):].strip(' ()')})"
+                                                                       if c.note and c.note != seeds else "")
+    why = why.replace(" ()", "")
+    return f"{c.id}: {c.verdict.upper()} (effect {effect_text(c)}, {seeds}{why})"
+
+
+def verdicts(*claim_ids: str) -> str:
+    """The verdict lines of several claims, one per line (what each chapter prints where it discusses them)."""
+    return "\n".join(verdict_line(claim(i)) for i in claim_ids)
 
 
 def counts(claims) -> dict:
@@ -1131,13 +1212,11 @@ def main(argv=None) -> int:
 def provenance() -> list[str]:
     """Where our numbers come from (appendix A): the hardware that trained the zoo and each dataset's source,
     as the records state them."""
-    from . import data as D, zoo
     hardware, data = {}, {}
-    for name in zoo.trained():
-        if zoo.get_config(name)["preset"] == "smoke":
-            continue
+    for name in zoo.select(trained_only=True, preset=PRESETS):  # not the smoke entries
         rec = zoo.record(name)
         hardware[rec["hardware"]] = hardware.get(rec["hardware"], 0) + 1
-        data.setdefault(rec["config"]["dataset"], rec["data"]["source"])
+        if "data" in rec:  # written when the record is finalized
+            data.setdefault(rec["config"]["dataset"], rec["data"]["source"])
     return ([f"trained on {hw}: {n} entries" for hw, n in sorted(hardware.items())]
             + [f"{D.dataset_info(d)['title']}: {src}" for d, src in sorted(data.items())])

@@ -1,4 +1,6 @@
-"""The one way to load data: MNIST, CIFAR-10 and CIFAR-100 as uint8 tensors (chapter 2, appendix B).
+"""The one way to load data: MNIST, CIFAR-10 and CIFAR-100 as uint8 tensors (chapter 2, appendix B), and the one
+entry point for every dataset's splits and batches (Multi30k's text is :mod:`lsmooth_lib.text`'s, dispatched to
+from :func:`load_split` and :func:`batches`).
 
 Where the images come from:
 
@@ -15,9 +17,9 @@ device that trains, not per-image PIL work in worker processes.
 Every file is checked before it is used (the book's numbers come from these arrays, so a damaged copy must
 fail loudly, never decode into a silently different dataset):
 
-* each offline file against the size and sha256 recorded here (:data:`OFFLINE_FILES`, computed from
-  ``shared/data``, whose README lists the same files' md5s), MNIST's IDX files also by their own header
-  (magic number, dimensions, size; read by :func:`read_idx`, not torchvision), and the decoded labels of every
+* each offline file against the size and sha256 recorded in :mod:`lsmooth_lib.files` (:data:`OFFLINE_FILES`,
+  computed from ``shared/data``, whose README lists the same files' md5s), MNIST's IDX files also by their own
+  header (magic number, dimensions, size; read by :func:`read_idx`, not torchvision), and the decoded labels of every
   image dataset against the official lists' sha256 (:data:`LABELS_SHA256`) -- a bad file raises
   :class:`DataIntegrityError`, which names the file and says how to restore it;
 * the decoded cache is keyed by what it was computed from (the source files' paths and sha256), records the
@@ -29,17 +31,19 @@ fail loudly, never decode into a silently different dataset):
 
 Hashing costs little next to decoding: about 25 ms per 30 MB source file and 0.1 s for the 150 MB decoded
 CIFAR training array, on every :func:`load_arrays` call.
+
+The datasets' facts, the folders and the file primitives (:data:`DATASETS`, :func:`dataset_info`,
+:func:`cache_dir`, :func:`atomic_write`, :func:`file_lock`, the errors, ...) live in :mod:`lsmooth_lib.files`, which
+this module and :mod:`lsmooth_lib.text` share; they are imported here, so ``data.dataset_info`` etc. work as before.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
 import socket
 import struct
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,49 +53,12 @@ import torch
 import torch.nn.functional as F
 
 from . import checks
+from .files import (CACHE_ENV, DATA_ENV, DATASETS, OFFLINE_ENV, OFFLINE_FILES, SPLITS, CacheError,  # noqa: F401
+                    DataIntegrityError, DataUnavailableError, _check_copy, _close, _ensure_dir, _offline_root, _restore,
+                    atomic_write, cache_dir, dataset_info, file_lock, sha256_bytes)
+from .text import load_text_split, text_batches
 
-DATA_ENV = "LSMOOTH_DATA"
-OFFLINE_ENV = "LSMOOTH_OFFLINE"
-CACHE_ENV = "LSMOOTH_CACHE"
 SPLIT_SEED = 0  # the train/validation split is fixed for the whole book, independent of training seeds
-
-DATASETS = {
-    "mnist": dict(title="MNIST", num_classes=10, val_size=5000,
-                  mean=(0.1307,), std=(0.3081,),
-                  offline=("MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/t10k-images-idx3-ubyte"),
-                  offline_labels=("MNIST/raw/train-labels-idx1-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte")),
-    "cifar10": dict(title="CIFAR-10", num_classes=10, val_size=5000,
-                    mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
-                    offline=("cifar10/cifar10_train_jpeg.npz", "cifar10/cifar10_test_jpeg.npz")),
-    "cifar100": dict(title="CIFAR-100", num_classes=100, val_size=5000,
-                     mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762),
-                     offline=("cifar100/cifar100_train_jpeg.npz", "cifar100/cifar100_test_jpeg.npz")),
-    # text: English -> German sentence pairs; "classes" are the shared subword vocabulary (chapter 4)
-    "multi30k": dict(title="Multi30k (task 1, en-de)", num_classes=5000, text=True,
-                     files={"train": "train", "val": "val", "test": "test_2016_flickr"},
-                     url="https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/{file}.{lang}.gz"),
-}
-SPLITS = ("train", "val", "test")
-
-# (bytes, sha256) of every file the library reads from an offline copy, by its path under LSMOOTH_DATA.
-# Computed from shared/data (its README lists the md5 of the same files; MNIST and Multi30k are byte-exact
-# copies of the official releases, so a downloaded Multi30k file is checked against the same hashes).
-OFFLINE_FILES = {
-    "MNIST/raw/train-images-idx3-ubyte": (47040016, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-    "MNIST/raw/train-labels-idx1-ubyte": (60008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-    "MNIST/raw/t10k-images-idx3-ubyte": (7840016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-    "MNIST/raw/t10k-labels-idx1-ubyte": (10008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
-    "cifar10/cifar10_train_jpeg.npz": (30814944, "b6c05d55d49467ce8b356a29f0a367b8ef95c7952b1ca05fa56ee33a08245c5b"),
-    "cifar10/cifar10_test_jpeg.npz": (6167759, "5674e6667370dad6fb7908f6cd8cf78742cc081547aa9b6f8e3f2c09a7a96598"),
-    "cifar100/cifar100_train_jpeg.npz": (31332665, "ac401016758dc80b6b73c2bd35d6b8e86119181fb938e27a61c6bc993e4a1e44"),
-    "cifar100/cifar100_test_jpeg.npz": (6305837, "729302bacab668d5aed6dc059afee2b4d4c8b7a3fb866999b103a442f9f7625b"),
-    "multi30k/train.en": (1801238, "460a15fbd157e34a7a9957ee388c1ca247fe47af3ef25fb50442af6c274e0fc6"),
-    "multi30k/train.de": (2110398, "2c2b73fd2b548fbcde3a875e0a78d6ee94d498bfdee6bd3eae3945779e9ddf72"),
-    "multi30k/val.en": (63297, "1f2a23d992769b5b3d209b0a10dd0b77c08cceb1f20dfb97ed0aafa49d107227"),
-    "multi30k/val.de": (75981, "660e09eb7e1da2f856ea13ee5ad3cf6d36b3d5b0b733c857e94c5747a3dfc660"),
-    "multi30k/test_2016_flickr.en": (62076, "399a4382932c1aadd3ceb9bef1008d388a64c76d4ae4e9d4728c6f4301cac182"),
-    "multi30k/test_2016_flickr.de": (70649, "4be6b5b3236b79c25475c6bb829800a7ce559e9ba7a1f6c2394fe4d40be46d16"),
-}
 
 # sha256 of the official labels of each image dataset's train and test sets, as int64 little-endian in official
 # order.  The offline copies' labels equal the official lists, so these check a torchvision download too.
@@ -107,157 +74,9 @@ MNIST_CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", 
 CACHE_FORMAT = 2  # decoded-cache layout; caches of other formats are ignored (and rebuilt beside them)
 
 
-class DataUnavailableError(FileNotFoundError):
-    """A dataset is neither in the offline folder nor downloadable; the message says what to do."""
-
-
-class DataIntegrityError(ValueError):
-    """A dataset file is there but is not the copy the library expects (truncated, altered, another version).
-
-    The message names the file and says how to restore it.  Deliberately *not* a :class:`DataUnavailableError`:
-    callers that treat a missing split as "not on this machine" must never mistake a damaged copy for one.
-    """
-
-
-class CacheError(NotADirectoryError, ValueError):
-    """The cache folder (``LSMOOTH_CACHE``) cannot be used: it names a file, or cannot be created or written."""
-
-
-def _close(name: str, options) -> str:
-    import difflib
-    near = difflib.get_close_matches(str(name), list(options), n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(near)}?" if near else ""
-
-
-def dataset_info(name: str) -> dict:
-    """Static facts about a dataset: title, number of classes, normalisation constants."""
-    if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}.{_close(name, DATASETS)}")
-    return DATASETS[name]
-
-
-def cache_dir() -> Path:
-    """Where decoded arrays (and torchvision downloads) are cached: ``LSMOOTH_CACHE``, else ``~/.cache/lsmooth``.
-
-    Raises :class:`CacheError` when that path, or a folder above it, is an existing file.
-    """
-    env = os.environ.get(CACHE_ENV)
-    path = Path(env).expanduser() if env else Path.home() / ".cache" / "lsmooth"
-    origin = f"{CACHE_ENV}={env}" if env else f"the default cache folder ({CACHE_ENV} is not set)"
-    for p in (path, *path.parents):
-        if p.exists():
-            if not p.is_dir():
-                where = "is a file" if p == path else f"lies under {p}, which is a file"
-                raise CacheError(f"the cache folder {path} ({origin}) {where}, not a folder; set {CACHE_ENV} to a "
-                                 f"folder (it is created if missing), or unset it to use ~/.cache/lsmooth")
-            break
-    return path
-
-
-def _ensure_dir(folder: Path) -> Path:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CacheError(f"cannot create the cache folder {folder} ({type(err).__name__}: {err.strerror or err}); "
-                         f"set {CACHE_ENV} to a writable folder") from None
-    return folder
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
-
-
-def atomic_write(path, data) -> None:
-    """Write ``data`` (bytes, or a function that writes to a binary file object) to ``path`` atomically.
-
-    The bytes go to a unique temporary file in the same folder (``tempfile.mkstemp``), which then replaces
-    ``path`` (``os.replace``): readers see the old file or the new one, never half of one, and two processes
-    writing the same file never share a temporary name.  The temporary file is removed if writing fails.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if callable(data):
-                data(fh)
-            else:
-                fh.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def file_lock(path):
-    """Hold an exclusive lock on the file ``path`` (created if missing) for the duration of the ``with`` block.
-
-    ``fcntl.flock`` on Linux and macOS: a second process asking for the same lock waits until the first one
-    is done (and then typically finds its result).  Where ``fcntl`` is missing (Windows), or the lock file cannot
-    be created or locked (a read-only folder, a file system without locks), the block runs unlocked; that is
-    still safe, because every write is :func:`atomic_write` -- the work may merely be done twice.
-    Yields whether the lock is held.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not Linux/macOS
-        yield False
-        return
-    try:
-        fh = open(path, "a+b")
-    except OSError:
-        yield False
-        return
-    with fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        except OSError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def sha256_bytes(data) -> str:
-    """sha256 (hex) of bytes or of a contiguous numpy array's memory."""
-    if isinstance(data, np.ndarray):
-        data = memoryview(np.ascontiguousarray(data)).cast("B")
-    return hashlib.sha256(data).hexdigest()
-
-
 def labels_sha256(labels) -> str:
     """sha256 of class labels as int64 little-endian (the form :data:`LABELS_SHA256` records)."""
     return sha256_bytes(np.ascontiguousarray(np.asarray(labels), dtype="<i8"))
-
-
-def _restore(rel: str) -> str:
-    return (f"restore {rel} from a good copy of the offline data (shared/data; its README lists the md5 of every "
-            f"file), or point {DATA_ENV} at a folder that has one")
-
-
-def _check_copy(path: Path, rel: str, raw: bytes, title: str) -> str:
-    """Size, then sha256, of an offline file against :data:`OFFLINE_FILES`; returns the sha256."""
-    size, expected = OFFLINE_FILES[rel]
-    if len(raw) != size:
-        what = "truncated" if len(raw) < size else "longer than the original"
-        raise DataIntegrityError(f"{path} is damaged ({what}): it has {len(raw):,} bytes where the offline copy of "
-                                 f"{title} has {size:,}; {_restore(rel)}")
-    digest = sha256_bytes(raw)
-    if digest != expected:
-        raise DataIntegrityError(f"{path} is not the expected copy of {title}: its sha256 is {digest[:16]}..., the "
-                                 f"library records {expected[:16]}... for {rel} (same size, altered bytes); "
-                                 f"{_restore(rel)}")
-    return digest
 
 
 def _check_labels(name: str, split: str, labels: np.ndarray, source, how: str) -> None:
@@ -274,14 +93,6 @@ def _missing(info: dict, split: str, root: Path, path: Path) -> DataUnavailableE
         f"{info['title']} ({split}) is missing from the offline folder {root} ({DATA_ENV}): "
         f"expected {path}. Copy the dataset there (layout: shared/data/README.md), point {DATA_ENV} "
         f"at a folder that has it, or unset {DATA_ENV} to download it with torchvision.")
-
-
-def _offline_root(root) -> Path:
-    root = Path(root).expanduser()
-    if root.exists() and not root.is_dir():
-        raise DataUnavailableError(f"{DATA_ENV}={root} is a file, not a folder; set {DATA_ENV} to the folder of "
-                                   f"offline copies (layout: shared/data/README.md), or unset it to download")
-    return root
 
 
 IDX_MAGIC = {2049: ("labels", 1), 2051: ("images", 3)}  # unsigned-byte IDX files: 0x0000 08 <ndim>
@@ -441,7 +252,8 @@ def load_arrays(name: str, split: str = "train"):
     """
     info = dataset_info(name)
     if info.get("text"):
-        raise ValueError(f"{info['title']} is text, not images; use load_text({name!r}, ...) or load_split({name!r}, ...)")
+        raise ValueError(f"{info['title']} is text, not images; use load_split({name!r}, ...) or "
+                         f"lsmooth_lib.text.load_text({name!r}, ...)")
     if split not in ("train", "test"):
         raise ValueError(f"official split must be 'train' or 'test'; got {split!r}")
     root = os.environ.get(DATA_ENV)
@@ -475,75 +287,6 @@ def load_arrays(name: str, split: str = "train"):
                 cached = images, labels, classes, prov
     images, labels, classes, prov = cached
     return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels), classes, prov
-
-
-def _read_text(path: Path, rel: str, title: str, how: str) -> list:
-    raw = path.read_bytes()
-    size, expected = OFFLINE_FILES[rel]
-    if len(raw) != size or sha256_bytes(raw) != expected:
-        raise DataIntegrityError(f"{path} is not the expected {title} file {rel}: {len(raw):,} bytes with sha256 "
-                                 f"{sha256_bytes(raw)[:16]}..., expected {size:,} bytes with {expected[:16]}...; {how}")
-    return raw.decode("utf-8").splitlines()
-
-
-def load_text(name: str, split: str = "train") -> tuple[list, list, dict]:
-    """English and German sentences of one split of Multi30k (chapter 4), and their provenance.
-
-    ``LSMOOTH_DATA/multi30k/{file}.{en,de}`` when ``LSMOOTH_DATA`` is set; otherwise the release's
-    gzipped files are downloaded from the dataset's GitHub repository into the cache (once).  Every file is
-    checked against the size and sha256 in :data:`OFFLINE_FILES` (the release's bytes) before it is used.
-    """
-    info = dataset_info(name)
-    if not info.get("text"):
-        raise ValueError(f"{info['title']} is an image dataset; use load_arrays({name!r}, ...) or load_split")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
-    file = info["files"][split]
-    root = os.environ.get(DATA_ENV)
-    if root:
-        folder = _offline_root(root) / name
-        prov = dict(source="offline copy (byte-identical to the release)", path=str(folder), lossless=True)
-    else:
-        folder = cache_dir() / name
-        prov = dict(source="download from github.com/multi30k/dataset", path=str(folder), lossless=True)
-    lines = {}
-    for lang in ("en", "de"):
-        path = folder / f"{file}.{lang}"
-        rel = f"{name}/{file}.{lang}"
-        if not path.exists():
-            if root:
-                raise DataUnavailableError(
-                    f"{info['title']} ({split}) is missing from the offline folder {root} ({DATA_ENV}): expected "
-                    f"{path}. Copy the dataset there (layout: shared/data/README.md), point {DATA_ENV} at a folder "
-                    f"that has it, or unset {DATA_ENV} to download it.")
-            _download_text(info["url"].format(file=file, lang=lang), path, rel, info["title"])
-        how = _restore(rel) if root else f"delete {path} to download it again"
-        lines[lang] = _read_text(path, rel, info["title"], how)
-    if len(lines["en"]) != len(lines["de"]):  # cannot happen with verified files; kept as a guard
-        raise DataIntegrityError(f"{folder}: {file}.en and {file}.de have different line counts "
-                                 f"({len(lines['en'])} vs {len(lines['de'])}); the copy is damaged. Delete it and reload.")
-    return lines["en"], lines["de"], prov
-
-
-def _download_text(url: str, path: Path, rel: str, title: str) -> None:
-    import gzip
-    import urllib.request
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
-        raise DataUnavailableError(f"{title} is not available offline: {OFFLINE_ENV} forbids downloads and {DATA_ENV} "
-                                   f"is not set. Set {DATA_ENV} to a folder of offline copies (layout: shared/data/README.md).")
-    try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            text = gzip.decompress(resp.read())
-    except Exception as err:  # URLError, timeout, BadGzipFile ...
-        raise DataUnavailableError(f"could not download {title} from {url} ({type(err).__name__}: {err}). Connect to "
-                                   f"the internet, or set {DATA_ENV} to a folder of offline copies.") from None
-    size, expected = OFFLINE_FILES[rel]
-    if len(text) != size or sha256_bytes(text) != expected:
-        raise DataIntegrityError(f"the {title} file downloaded from {url} is not the release's {rel} ({len(text):,} "
-                                 f"bytes, sha256 {sha256_bytes(text)[:16]}...); nothing was saved -- try again later, "
-                                 f"or set {DATA_ENV} to a folder of offline copies")
-    _ensure_dir(path.parent)
-    atomic_write(path, text)
 
 
 @dataclass
@@ -644,7 +387,6 @@ def load_split(name: str, split: str = "train", limit: int | None = None) -> Spl
     if limit is not None:
         limit = checks.count("limit", limit, hint=" (the number of examples to keep), or None for all")
     if info.get("text"):
-        from .translation import load_text_split
         return load_text_split(name, split, limit)
     images, labels, classes, prov = load_arrays(name, "test" if split == "test" else "train")
     if split != "test":
@@ -740,12 +482,11 @@ def batches(split: Split, batch_size: int, *, input_size: int | None = None, aug
     ``augment`` (``{"pad": 4, "flip": True}`` etc.) applies :func:`random_crop_flip` to the model's
     ``input_size``; without it, images larger than ``input_size`` are centre-cropped.
     A text split (chapter 4) yields ``((src, tgt_in), tgt_out)`` batches instead
-    (:func:`lsmooth_lib.translation.text_batches`).  The arguments are checked when it is called, not at the
+    (:func:`lsmooth_lib.text.text_batches`).  The arguments are checked when it is called, not at the
     first batch.
     """
     batch_size = checks.count("batch_size", batch_size)
     if getattr(split, "is_text", False):
-        from .translation import text_batches
         inner = text_batches(split, batch_size, shuffle=shuffle, generator=generator, device=device, drop_last=drop_last)
         # a text batch's targets are tokens, not examples
         return ((x, y) + ((None,) if with_index else ()) for x, y in inner)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from . import checks
+from .infer import predict
 
 
 def _finite_matrix(name: str, x, **kw) -> torch.Tensor:
@@ -147,8 +148,6 @@ def project_classes(model, split, classes, n: int = 100) -> Projection:
     model's train and validation panels are directly comparable.  For a zoo entry whose weights are not
     committed, ``zoo.projection`` gives the same result from the entry's stored features.
     """
-    from .train import predict
-
     if isinstance(classes, str) or not hasattr(classes, "__len__") or len(classes) != 3:
         raise ValueError(f"the projection needs three different classes (names or indices); got {classes!r}")
     idx = [split.class_id(c) for c in classes]
@@ -192,7 +191,6 @@ def confused_triple(logits, labels, templates) -> list[int]:
 def feature_norms(model, split) -> torch.Tensor:
     """The Euclidean norm of every example's penultimate activation (chapter 6: label smoothing shrinks them,
     the "bounded logit differences" of chapter 2 seen from the features' side)."""
-    from .train import predict
     if not len(split):
         raise ValueError(f"the split {getattr(split, 'dataset', '')}/{getattr(split, 'split', '')} is empty; "
                          f"feature norms need at least one example")

@@ -17,6 +17,7 @@ import math
 import torch
 
 from . import checks
+from . import data as D
 
 
 def mutual_information(samples: torch.Tensor, evaluation: torch.Tensor) -> float:
@@ -43,7 +44,6 @@ def logit_difference_samples(model, split, classes=("airplane", "dog"), n: int =
     """``(samples (N, draws), evaluation (N,))``: the difference of the logits of ``classes[0]`` and
     ``classes[1]`` on ``draws + 1`` random augmentations (crop + flip by default) of the first ``n``
     training images of each class -- the inputs of :func:`mutual_information` (chapter 5)."""
-    from . import data as D
     if isinstance(classes, str) or not hasattr(classes, "__len__") or len(classes) != 2:
         raise ValueError(f"classes must name two different classes, e.g. ('airplane', 'dog'); got {classes!r}")
     a, b = (split.class_id(c) for c in classes)

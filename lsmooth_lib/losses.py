@@ -167,8 +167,9 @@ def smoothed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, alpha: fl
 def confidence_penalty(logits: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
     """Pereyra et al. (2017): ``H(y, p) - beta * H(p)``, averaged over the batch (chapter 1).
 
-    Where label smoothing adds ``KL(u || p)`` (up to a constant), the confidence penalty adds
-    ``KL(p || u) = log K - H(p)``: the same pull towards uniform, in the reversed direction.
+    Where label smoothing is ``(1 - alpha) H(y, p) + alpha KL(u || p)`` (up to a constant), the confidence penalty
+    adds ``beta KL(p || u) = beta (log K - H(p))`` to the unweighted ``H(y, p)``: the same pull towards uniform, in the
+    reversed direction.
     """
     beta = checks.finite_number("beta", beta, hint=" (the weight of the entropy bonus, >= 0)")
     if beta < 0:

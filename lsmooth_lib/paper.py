@@ -85,3 +85,25 @@ FIGURE6 = dict(section="§4, Figure 6", classes=("airplane", "dog"), n=600, draw
 
 # Figure 7 (appendix B): penultimate projections of the EN-DE Transformer's next-token representations.
 FIGURE7 = dict(section="App. B, Figure 7", penultimate_dim=512, vocabulary=30_000, train_token_accuracy=80.0)
+
+# Later work and background the chapters quote (chapters 3, 4 and 6): other papers' numbers, typed from them.
+LITERATURE = dict(
+    guo2017=dict(section="Guo et al. 2017, Table 1", cifar100_resnet110_ece=(16.53, 1.26),  # % before / after TS
+                 cifar100_error_during_nll_overfitting=(29, 27)),
+    wmt14=dict(section="Vaswani et al. 2017 (the paper's EN-DE data)", training_pairs_million=4.5),
+    chandrasegaran2022=dict(section="Chandrasegaran et al. 2022, ImageNet ResNet-50 -> ResNet-18, top-1 %",
+                            temperatures=(1, 2, 3, 64), hard_teacher=(71.49, 71.36, 69.67, 66.19),
+                            ls_teacher=(71.67, 68.86, 67.75, 64.36)),
+    shen2021=dict(section="Shen et al. 2021, ResNet-50 on ImageNet, 1 - stability", alpha0=0.3217, alpha01=0.3106),
+    lukasik2020=dict(section="Lukasik et al. 2020 (secondary source), ResNet-32, CIFAR-10, 20 % symmetric noise",
+                     acc=(80.44, 83.95)),
+)
+
+
+def quoted_numbers() -> set:
+    """Every number this module holds, as the strings a chapter may type (``"0.056"``, ``"72.1"``): the test of
+    the chapters' prose accepts a decimal number in a markdown cell only if it is one of these, a configuration value of
+    a zoo entry, or inside math (a derivation), code (an API call) or a printed output."""
+    import re
+    from pathlib import Path
+    return set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", Path(__file__).read_text()))

@@ -21,6 +21,10 @@ others running), in the order given:
 records' sha256, refuses a damaged archive with a one-line error naming it, moves the entries into the zoo
 (committed files into ``zoo/``, local weights into ``zoo/.local/``) and finalizes them
 (:func:`lsmooth_lib.zoo.finalize`: the test metrics on the CPU, since the GPU machine has only the training split).
+
+:func:`main` is the zoo's whole command line (``python -m lsmooth_lib zoo list | train | verify | import``); plain
+``zoo train NAME...`` (without ``--jobs``, ``--budget-s``, ``--out``) trains in its own process with
+:func:`lsmooth_lib.zoo.train`, one entry after another.
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ from pathlib import Path
 from . import __version__
 from . import data as D
 from . import zoo as Z
+from .infer import pick_device
 
 MAX_FILES = 8                  # what the GPU machine returns of DIR: 8 files of at most 16 MiB, flat
 LOG_NAME, SUMMARY_NAME = "runner.log", "summary.json"
@@ -543,10 +548,13 @@ def _check_entry(archive: Path, name: str, members: list[str], extracted: dict) 
 
 
 def _same_training(target: Path, name: str, rec: dict) -> bool:
-    """Whether the zoo's entry ``name`` is the archived one: same weights (its record may have been finalized since)."""
+    """Whether the zoo's entry ``name`` (the zoo is ``target``) is the archived one: same weights (its record may have
+    been finalized since)."""
     try:
-        have = json.loads((target / f"{name}.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        have = Z.record(name)  # target is Z.zoo_dir(): the one reader of records
+    except (OSError, Z.ZooError):
+        return False
+    if have is None:
         return False
     digest = lambda r: {k: r[k]["sha256"] for k in ("weights", "local_weights") if k in r}  # noqa: E731
     if not digest(rec) or digest(have) != digest(rec):
@@ -618,13 +626,12 @@ def import_archives(archives: list, force: bool = False, finalize: bool = True, 
     return result
 
 
-# ---------------------------------------------------------------- command line (called by zoo.main)
+# ---------------------------------------------------------------- command line: python -m lsmooth_lib zoo ...
 def train_cli(names: list[str], args) -> int:
     """``zoo train NAME... --jobs N --budget-s S --out DIR [--part-mb M] [--est-scale F]``."""
     if not args.out:
         raise ValueError("--jobs/--budget-s run the entries through the runner, which needs --out DIR "
                          "(where the archive parts, runner.log and summary.json go)")
-    from .train import pick_device
     device = args.device or str(pick_device())
     runner = Runner(names, device=device, jobs=args.jobs or 1, budget_s=args.budget_s, out=Path(args.out),
                     part_mb=args.part_mb, est_scale=args.est_scale, force=args.force)
@@ -648,3 +655,84 @@ def import_cli(args) -> int:
     print(f"{len(res['imported'])} imported, {len(res['identical'])} already there, {len(res['finalized'])} "
           f"finalized, {len(res['errors'])} error(s)")
     return 1 if res["errors"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The zoo's command line: ``python -m lsmooth_lib zoo list | train NAME... [--force] [--jobs N --budget-s S
+    --out DIR] | verify | import ARCHIVE...`` (``train`` without the runner's options trains in this process, one
+    entry after another, with :func:`lsmooth_lib.zoo.train`)."""
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m lsmooth_lib zoo", description="The lsmooth checkpoint zoo.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    ls = sub.add_parser("list", help="list entries and whether they are trained")
+    ls.add_argument("pattern", nargs="?")
+    tr = sub.add_parser("train", help="train entries (skips trained ones unless --force)")
+    tr.add_argument("names", nargs="+", help="entry names, or a pattern with --match")
+    tr.add_argument("--force", action="store_true")
+    tr.add_argument("--match", action="store_true", help="treat NAMES as substrings")
+    tr.add_argument("--device")
+    tr.add_argument("--shard", metavar="I/N", help="train only the I-th of N interleaved slices of the selected "
+                    "entries (1 <= I <= N), e.g. one slice per job of a scheduler's array")
+    # the runner (lsmooth_lib.runner): N entries at once, each in its own process, within a budget, archived to DIR
+    tr.add_argument("--jobs", type=int, help="run N entries at once, each in its own process (the runner; needs --out)")
+    tr.add_argument("--budget-s", type=float, help="start only entries whose estimate fits, kill what still runs "
+                    "and exit before S seconds (the runner; needs --out)")
+    tr.add_argument("--out", help="the runner's output folder: archive parts zoo-partNN.tar, runner.log, summary.json")
+    tr.add_argument("--part-mb", type=float, default=15.0, help="size limit of one archive part in MiB (default 15)")
+    tr.add_argument("--est-scale", type=float, default=1.0, help="multiply every time estimate by F (default 1)")
+    vf = sub.add_parser("verify", help="recompute every weight hash")
+    vf.add_argument("names", nargs="*")
+    im = sub.add_parser("import", help="check archive parts written by `zoo train --out` and move their entries "
+                        "into the zoo, then finalize them")
+    im.add_argument("archives", nargs="+", metavar="ARCHIVE")
+    im.add_argument("--force", action="store_true", help="replace entries that are already in the zoo")
+    im.add_argument("--no-finalize", action="store_true", help="do not compute the pending metrics now")
+    args = p.parse_args(argv)
+    try:
+        if args.cmd == "list":
+            if not Z.names(args.pattern):
+                raise Z.ZooError(f"no zoo entry matches {args.pattern!r}; `python -m lsmooth_lib zoo list` shows them all.")
+            for n in Z.names(args.pattern):
+                rec = Z.record(n)
+                if rec is None:
+                    print(f"{n:40s}  not trained")
+                else:
+                    m = rec.get("metrics", {})
+                    acc = lambda s: f"{m[s]['acc']:.4f}" if s in m else "pending"  # noqa: E731
+                    print(f"{n:40s}  test acc {acc('test')}  train acc {acc('train')}  "
+                          f"{rec['wall_time_s']:7.0f} s  {rec['hardware']}")
+        elif args.cmd == "train":
+            if args.match:
+                for pat in args.names:
+                    if not Z.names(pat):
+                        raise Z.ZooError(f"no zoo entry matches {pat!r}; `python -m lsmooth_lib zoo list` shows them all.")
+            todo = [n for pat in args.names for n in Z.names(pat)] if args.match else args.names
+            todo = list(dict.fromkeys(todo))
+            for n in todo:
+                Z.get_config(n)
+            if args.shard:
+                todo = Z.shard(todo, args.shard)
+            if args.jobs is not None or args.budget_s is not None or args.out:
+                return train_cli(todo, args)
+            for n in todo:
+                rec = Z.train(n, force=args.force, device=args.device)
+                m = rec.get("metrics", {})
+                split = "test" if "test" in m else "val"  # no test split on this machine: "pending" in the record
+                print(f"{n}: {split} acc {m[split]['acc']:.4f} in {rec['wall_time_s']:.0f} s"
+                      + (f" (pending: {', '.join(rec['pending'])})" if rec.get("pending") else ""))
+        elif args.cmd == "verify":
+            for n in args.names:  # a misspelt name must not pass as "0 problems"
+                if n not in Z.CONFIGS and not Z.paths(n)[1].exists():
+                    Z.get_config(n)  # raises ZooError with the close matches
+            problems = Z.verify(args.names or None)
+            for n, msg in problems:
+                print(f"{n}: {msg}")
+            checked = [n for n in Z.trained() if not args.names or n in args.names]
+            print(f"{len(checked)} trained entries checked, {len(problems)} problem(s)")
+            return 1 if problems else 0
+        elif args.cmd == "import":
+            return import_cli(args)
+    except (Z.ZooError, D.DataUnavailableError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

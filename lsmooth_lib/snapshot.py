@@ -31,7 +31,10 @@ import numpy as np
 import torch
 
 from . import data as D
-from .train import predict
+from . import translation as TR
+from .calibration import calibration_table, fit_temperature
+from .geometry import confused_triple
+from .infer import predict
 
 SNAPSHOT_ABOVE_BYTES = 1_000_000   # fp16 weights above this size are replaced in git by a snapshot
 PROBE_N = 100                      # examples per class, as in the paper's Figure 1
@@ -87,7 +90,6 @@ def build(model, config: dict, teacher: bool = False, decoding_temperatures=(), 
     if probe == "all":
         classes = list(range(model.classifier.out_features))
     else:
-        from .geometry import confused_triple
         val = splits["val"]
         confused = confused_triple(out["logits_val"].astype(np.float32), val.labels, out["templates"]) if probe else []
         classes = list(dict.fromkeys([val.class_index(c) for c in probe] + confused))
@@ -104,8 +106,6 @@ def build(model, config: dict, teacher: bool = False, decoding_temperatures=(), 
 
 
 def _build_text(model, config: dict, temperatures, progress: bool) -> dict:
-    from . import translation as TR
-    from .calibration import calibration_table, fit_temperature
     splits = {s: optional_split(config["dataset"], s, config.get("limit")) for s in D.SPLITS}
     ids = [splits["train"].class_index(t) for t in PROBE_CLASSES[config["dataset"]]]
     out = {"templates_index": np.array(ids, dtype=np.int32),

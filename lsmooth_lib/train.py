@@ -1,26 +1,32 @@
-"""The one training loop, and inference helpers, for every model in the book (chapter 2, appendix B).
+"""The one training loop for every model in the book (chapter 2, appendix B).
 
-``fit(config)`` trains a model described by a plain dict (the zoo's configurations): SGD with
+``fit(config, teacher=None)`` trains a model described by a plain dict (the zoo's configurations): SGD with
 (Nesterov) momentum (or Adam for the Transformer), a step or cosine learning-rate schedule with
 optional linear warm-up, weight decay, the smoothed
-cross-entropy of chapter 1 (or chapter 5's distillation loss from a zoo teacher, and the mutual
+cross-entropy of chapter 1 (or chapter 5's distillation loss from the ``teacher`` model the caller passes --
+:func:`lsmooth_lib.zoo.train` loads the zoo entry the config names -- and the mutual
 information of Figure 6 tracked during training), batched tensor augmentation, mixed precision on CUDA, a tqdm
 progress bar, and an atomically written checkpoint after every epoch so that an interrupted run
 resumes where it stopped.
+
+Inference -- :func:`pick_device`, :func:`hardware`, :func:`predict`, :func:`evaluate` -- is
+:mod:`lsmooth_lib.infer`'s; this module imports those names, so ``train.predict`` etc. still work.
 """
 from __future__ import annotations
 
+import copy
 import math
-import os
 import random
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import data as D
+from .infer import DEVICE_FORMS, evaluate, hardware, pick_device, predict  # noqa: F401 (train.hardware etc. still work)
+from .information import model_mutual_information
+from .kd import MODES, check_temperature, distillation_loss
 from .losses import check_alpha, smoothed_cross_entropy
 from .models import build_model
 
@@ -32,61 +38,10 @@ DEFAULTS = dict(
 # Keys of optional features, filled in only when a config uses them (so that adding a feature leaves the
 # complete configs -- and the zoo records that store them -- of every other entry unchanged).
 DISTILL_DEFAULTS = dict(beta=1.0, distill_temperature=1.0, student_temperature=1.0, distill_mode="soft")
-OPTIONAL = {"teacher", "virtual_teacher", "track_mi", "label_noise", *DISTILL_DEFAULTS,
-            # the GPU presets (appendix B): the fast path's switch, the expected seconds of the entry on one H100
-            # (the runner's budget logic, lsmooth_lib.runner) and what the preset changes of the paper's recipe
-            "fast", "est_gpu_s", "deviation"}
-
-
-DEVICE_FORMS = "'cpu', 'cuda', 'cuda:N' (N = 0, 1, ...) or 'mps'"
-
-
-def pick_device(prefer: str | torch.device | None = None) -> torch.device:
-    """CUDA if present, then Apple's MPS, then the CPU (``prefer`` or ``LSMOOTH_DEVICE`` overrides).
-
-    An explicit choice is checked at once -- before :func:`fit` loads any data: it must be one of
-    :data:`DEVICE_FORMS`, and the device must exist on this machine; otherwise a ``ValueError`` says which
-    setting asked for it and what to set instead.
-    """
-    env = os.environ.get("LSMOOTH_DEVICE")
-    choice = prefer if prefer not in (None, "") else env
-    if choice not in (None, ""):
-        origin = f"device={prefer!r}" if prefer not in (None, "") else f"LSMOOTH_DEVICE={env!r}"
-        fix = ("unset LSMOOTH_DEVICE (the library then picks CUDA, MPS or the CPU) or set it to 'cpu'"
-               if prefer in (None, "") else "pass device='cpu', or None to let the library choose")
-        if not isinstance(choice, (str, torch.device)):
-            raise ValueError(f"{origin}: a device must be one of {DEVICE_FORMS}; got {type(choice).__name__}")
-        try:
-            dev = torch.device(choice.strip() if isinstance(choice, str) else choice)
-        except (RuntimeError, ValueError):
-            dev = None
-        if dev is None or dev.type not in ("cpu", "cuda", "mps"):
-            raise ValueError(f"{origin} is not a device this library runs on; use one of {DEVICE_FORMS}")
-        if dev.type == "cuda":
-            n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-            if n == 0:
-                raise ValueError(f"{origin} asks for CUDA, but this machine has no usable CUDA GPU "
-                                 f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}); {fix}")
-            if dev.index is not None and dev.index >= n:
-                raise ValueError(f"{origin} asks for GPU {dev.index}, but this machine has {n} (cuda:0 to "
-                                 f"cuda:{n - 1}); {fix}")
-        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
-                                      and torch.backends.mps.is_available()):
-            raise ValueError(f"{origin} asks for Apple's MPS, which this machine does not have; {fix}")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def hardware(device: torch.device) -> str:
-    """A short description of the machine that trains (for zoo records)."""
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    import platform
-    return f"{device.type}: {platform.machine()}, {torch.get_num_threads()} threads"
+OPTIONAL = {"teacher", "track_mi", "label_noise", *DISTILL_DEFAULTS,
+            # the GPU presets (appendix B): the expected seconds of the entry on one H100 (the runner's budget
+            # logic, lsmooth_lib.runner) and what the preset changes of the paper's recipe
+            "est_gpu_s", "deviation"}
 
 
 def seed_everything(seed: int) -> None:
@@ -101,23 +56,18 @@ def complete_config(config: dict) -> dict:
     unknown = set(config) - set(DEFAULTS) - OPTIONAL - {"dataset", "model", "preset", "description", "keep_weights"}
     if unknown:
         raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(set(DEFAULTS) | {'dataset', 'model'})}")
-    distilled = bool(config.get("teacher") or config.get("virtual_teacher"))
+    distilled = bool(config.get("teacher"))
     cfg = {**DEFAULTS, **(DISTILL_DEFAULTS if distilled else {}), **config}
     for key in ("dataset", "model"):
         if key not in cfg:
             raise ValueError(f"a training config needs {key!r}")
     D.dataset_info(cfg["dataset"])
     check_alpha(cfg["alpha"])
-    if cfg.get("teacher") and cfg.get("virtual_teacher"):
-        raise ValueError("a config has either a zoo teacher ('teacher') or a virtual teacher ('virtual_teacher'), not both")
     if cfg.get("label_noise") is not None and not 0 <= cfg["label_noise"] < 1:
         raise ValueError(f"label_noise is the fraction of wrong training labels, in [0, 1); got {cfg['label_noise']!r}")
-    if cfg.get("fast") is not None and not isinstance(cfg["fast"], bool):
-        raise ValueError(f"fast switches the GPU fast path on or off: True, False or None (automatic); got {cfg['fast']!r}")
     if cfg.get("est_gpu_s") is not None and not (isinstance(cfg["est_gpu_s"], (int, float)) and cfg["est_gpu_s"] > 0):
         raise ValueError(f"est_gpu_s is the expected seconds of the entry on one H100, > 0; got {cfg['est_gpu_s']!r}")
     if distilled:
-        from .distillation import MODES, check_temperature
         check_temperature(cfg["distill_temperature"])
         check_temperature(cfg["student_temperature"])
         if cfg["distill_mode"] not in MODES or not 0 <= cfg["beta"] <= 1:
@@ -148,17 +98,17 @@ def _autocast(device: torch.device, enabled: bool = True):
     return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
 
 
-def use_fast(config: dict, device, fast: bool | None = None) -> bool:
-    """Whether :func:`fit` takes the fast path: the ``fast`` argument, else the config's ``fast`` key, else on
-    for CUDA only.  The fast path keeps the training split on the device (uint8, cropped and flipped there by
+def use_fast(device, fast: bool | None = None) -> bool:
+    """Whether :func:`fit` takes the fast path: the ``fast`` argument (True or False), else on for CUDA only
+    (``None``).  The fast path keeps the training split on the device (uint8, cropped and flipped there by
     :func:`lsmooth_lib.data.batches`), trains conv nets in channels_last memory format, runs the forward pass
     under bf16 autocast on CUDA (fp16 with a gradient scaler where bf16 is missing) and keeps the running
     loss and accuracy on the device (no host synchronisation per step).  "Plain" is none of these."""
-    if fast is None:
-        fast = config.get("fast")
+    if fast is not None and not isinstance(fast, bool):
+        raise ValueError(f"fast switches the fast path on or off: True, False or None (on for CUDA only); got {fast!r}")
     if fast is None:
         fast = torch.device(device).type == "cuda"
-    return bool(fast)
+    return fast
 
 
 def precision(device, fast: bool) -> str:
@@ -188,40 +138,20 @@ def _save_atomic(obj, path: Path) -> None:
     D.atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
-@torch.no_grad()
-def predict(model, split: D.Split, batch_size: int = 1000, device=None, features: bool = False) -> torch.Tensor:
-    """Logits (or, with ``features=True``, penultimate activations) for every example of ``split``, on the CPU."""
-    device = torch.device(device) if device else next(model.parameters()).device
-    model.eval()
-    outs = []
-    for x, _ in D.batches(split, batch_size, input_size=model.input_size, device=device):
-        outs.append((model.features(x) if features else model(x)).float().cpu())
-    return torch.cat(outs) if outs else torch.empty(0)
-
-
-@torch.no_grad()
-def evaluate(model, split: D.Split, batch_size: int = 1000, device=None) -> dict:
-    """Accuracy and mean negative log-likelihood of ``model`` on ``split`` (per token for translation)."""
-    device = torch.device(device) if device else next(model.parameters()).device
-    model.eval()
-    correct = total_nll = n = 0
-    for x, y in D.batches(split, batch_size, input_size=model.input_size, device=device):
-        logits = model(x).float()
-        correct += int((logits.argmax(1) == y).sum())
-        total_nll += float(F.cross_entropy(logits, y, reduction="sum"))
-        n += len(y)
-    return dict(acc=correct / max(n, 1), nll=total_nll / max(n, 1))
-
-
-def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = True, device=None,
+def fit(config: dict, teacher=None, checkpoint: str | Path | None = None, progress: bool = True, device=None,
         fast: bool | None = None):
     """Train the model ``config`` describes; returns ``(model, history)``.
 
     ``history`` holds one dict per epoch (train loss and accuracy on augmented batches, validation
     accuracy and NLL, seconds).  With ``checkpoint``, the state is written there atomically after
-    every epoch and a run that finds a matching checkpoint resumes from it.  ``fast`` (default: the
-    config's ``fast``, else on for CUDA) selects the fast path, :func:`use_fast`; the returned model is
-    float32 in the default memory format either way.
+    every epoch and a run that finds a matching checkpoint resumes from it.  ``fast`` (default: on for
+    CUDA) selects the fast path, :func:`use_fast`; the returned model is float32 in the default memory
+    format either way.
+
+    ``teacher``: the trained model a distilled config learns from (chapter 5), which the caller loads --
+    the config's ``teacher`` names it (``zoo.train`` passes ``zoo.load(config["teacher"])[0]``); a frozen copy
+    of it runs on the device (the caller's model is left as it was).  A config that names a teacher needs one,
+    and a teacher needs such a config.
 
     A distilled student and its zoo teacher may see different image sizes (the GPU presets' 24-pixel
     AlexNet learns from a 32-pixel ResNet-56): each batch is drawn at the larger size, the augmentation's
@@ -231,8 +161,17 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
     from tqdm.auto import tqdm
 
     cfg = complete_config(config)
+    if cfg.get("teacher") and teacher is None:
+        raise ValueError(f"the config distils from the zoo entry {cfg['teacher']!r}: pass its model, "
+                         f"fit(config, teacher=zoo.load({cfg['teacher']!r})[0]) (zoo.train does this)")
+    if teacher is not None and not cfg.get("teacher"):
+        raise ValueError("a teacher model was given, but the config names no 'teacher' (the zoo entry it is), so "
+                         "the run would not be described by its config; add the teacher's name to the config")
+    if teacher is not None and not isinstance(teacher, torch.nn.Module):
+        raise TypeError(f"teacher must be a trained model (torch.nn.Module, e.g. zoo.load(name)[0]); got "
+                        f"{type(teacher).__name__}")
     device = pick_device(device)
-    fast = use_fast(cfg, device, fast)
+    fast = use_fast(device, fast)
     seed_everything(cfg["seed"])
     train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
     if cfg.get("label_noise"):  # chapter 6: symmetric noise on the training labels only (validation stays clean)
@@ -268,10 +207,9 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
             gen.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
             history, start = state["history"], state["epoch"]
-    teacher = teacher_cache = None
-    if cfg.get("teacher"):  # distillation (chapter 5): a frozen zoo model gives the soft targets, same batches
-        from .zoo import load as zoo_load
-        teacher, _ = zoo_load(cfg["teacher"], device=device)
+    teacher_cache = None
+    if teacher is not None:  # distillation (chapter 5): a frozen zoo model gives the soft targets, same batches
+        teacher = copy.deepcopy(teacher).to(device).eval()  # a copy: the caller's model stays as it was
         teacher.requires_grad_(False)
         if channels_last and _is_conv_net(teacher):
             teacher = teacher.to(memory_format=torch.channels_last)
@@ -282,13 +220,8 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
                              f"sizes must differ by an even number of pixels")
         if not cfg["augment"]:  # un-augmented inputs: the teacher's logits never change, so compute them once
             teacher_cache = predict(teacher, train_split, cfg["eval_batch_size"], device).to(device)
-    if cfg.get("virtual_teacher"):  # chapter 6: Yuan et al.'s teacher-free distillation, a fixed target per label
-        from .distillation import virtual_teacher_logits
-        teacher = "virtual"
-        teacher_cache = virtual_teacher_logits(train_split.labels, K, cfg["virtual_teacher"]).to(device)
     mi = cfg.get("track_mi")
     if mi:  # the paper's Figure 6: mutual information between example index and a logit difference
-        from .information import model_mutual_information
         mi_split = D.load_split(cfg["dataset"], "train")
         measure_mi = lambda: model_mutual_information(model, mi_split, tuple(mi["classes"]), mi["n"], mi["draws"],  # noqa: E731
                                                       augment=mi.get("augment"))
@@ -331,7 +264,6 @@ def fit(config: dict, checkpoint: str | Path | None = None, progress: bool = Tru
                             x_teacher = D.center_crop(x, teacher.input_size) if teacher.input_size != draw_size else x
                             t_logits = teacher(x_teacher).float()
             if teacher is not None:
-                from .distillation import distillation_loss
                 loss = distillation_loss(logits.float(), t_logits, y, cfg["beta"], cfg["distill_temperature"],
                                          cfg["distill_mode"], cfg["student_temperature"])
             else:

@@ -1,16 +1,18 @@
-"""Translation with label smoothing (chapter 4): subword tokenizer, batches, beam search, BLEU.
+"""Translation with label smoothing (chapter 4): beam search, BLEU, teacher-forced next-token logits and the
+decoding-temperature sweep.
 
 The paper's translation experiment is a big Transformer on WMT English-German; the book's substitute
 is a small Transformer (``models.Transformer``) on Multi30k en->de, trained by the same training
-loop as every image model (``train.fit``; its batches come from :func:`text_batches`).
+loop as every image model (``train.fit``; its batches come from :func:`lsmooth_lib.text.text_batches`).
+The text data -- sentences, the shared subword :func:`tokenizer`, :class:`TextSplit` -- are
+:mod:`lsmooth_lib.text`'s; the names this module uses are imported from there (``translation.tokenizer`` etc.).
 
-* :func:`tokenizer` -- one SentencePiece BPE vocabulary for both languages, trained on the training
-  split and kept beside the zoo (a trained model is only meaningful with the tokenizer it saw);
-* :func:`load_text_split` / :class:`TextSplit` -- tokenised sentence pairs;
 * :func:`beam_search` -- beam search with the GNMT length penalty and a decoding temperature;
+* :func:`translate` -- English sentences to German ones (tokenizer + beam search);
 * :func:`bleu` -- corpus BLEU with sacrebleu (never a hand-written BLEU);
 * :func:`token_logits` -- next-token logits with the correct prefix (teacher forcing), for ECE;
-* :func:`decoding_sweep` -- BLEU, ECE and NLL against the decoding temperature (Figure 4).
+* :func:`decoding_sweep` -- BLEU, ECE and NLL against the decoding temperature (Figure 4);
+* :func:`token_probe` / :func:`project_tokens` -- Figure 7's projections of next-token predictions.
 
 Inputs are checked at the door (:mod:`lsmooth_lib.checks`): a sentence must be non-empty, valid Unicode text
 with at least one piece the tokenizer knows and at most :data:`MAX_TOKENS` pieces; piece ids must lie in the
@@ -18,187 +20,15 @@ model's vocabulary; BLEU needs at least one detokenised sentence.  Each failure 
 """
 from __future__ import annotations
 
-import hashlib
 import numbers
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from . import checks
-from . import data as D
-
-PAD, UNK, BOS, EOS = 0, 1, 2, 3
-# the longest sentence a model reads, in pieces: longer training sentences would be cut (with a warning;
-# Multi30k's longest has well under 100 pieces), longer sentences to translate are refused (see translate)
-MAX_TOKENS = 128
-
-
-class TokenizerError(RuntimeError):
-    """The tokenizer file is missing, damaged, or not the one a model was trained with."""
-
-
-# ---------------------------------------------------------------- tokenizer
-def tokenizer_path(vocab_size: int, folder: str | Path | None = None) -> Path:
-    """Where the shared en+de tokenizer lives: ``<zoo>/tokenizers/multi30k-bpe<V>.model``."""
-    from .zoo import zoo_dir
-    return Path(folder or zoo_dir() / "tokenizers") / f"multi30k-bpe{vocab_size}.model"
-
-
-_TOKENIZERS: dict = {}
-
-
-def tokenizer(vocab_size: int | None = None, folder: str | Path | None = None):
-    """The SentencePiece BPE model for Multi30k en+de with ``vocab_size`` pieces (chapter 4).
-
-    Loaded from :func:`tokenizer_path` if it exists; otherwise trained on the training split's English
-    and German sentences (a few seconds, single-threaded so that the result is reproducible) and saved
-    there atomically.  Ids: 0 pad, 1 unknown, 2 begin, 3 end of sentence.
-    """
-    import sentencepiece as spm
-
-    vocab_size = checks.count("vocab_size", vocab_size or D.dataset_info("multi30k")["num_classes"], minimum=8)
-    path = tokenizer_path(vocab_size, folder)
-    key = str(path)
-    if key in _TOKENIZERS and path.exists():
-        return _TOKENIZERS[key]
-    if not path.exists():
-        en, de, _ = D.load_text("multi30k", "train")
-        import io
-        buf = io.BytesIO()
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(en + de), model_writer=buf, vocab_size=vocab_size, model_type="bpe",
-            character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, num_threads=1,
-            minloglevel=2)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        D.atomic_write(path, buf.getvalue())  # unique temporary name: concurrent trainings never collide
-    try:
-        sp = spm.SentencePieceProcessor(model_file=str(path))
-    except Exception as err:  # noqa: BLE001 - sentencepiece raises RuntimeError/OSError on damaged files
-        raise TokenizerError(f"the tokenizer {path} cannot be read ({type(err).__name__}). Delete it to retrain it, "
-                             f"or restore it from git (`git checkout -- {path}`).") from None
-    _TOKENIZERS[key] = sp
-    return sp
-
-
-def tokenizer_sha256(vocab_size: int | None = None) -> str:
-    """sha256 of the tokenizer file (zoo records keep it, so a model never meets a different tokenizer)."""
-    return hashlib.sha256(tokenizer_path(vocab_size or D.dataset_info("multi30k")["num_classes"]).read_bytes()).hexdigest()
-
-
-# ---------------------------------------------------------------- tokenised splits and batches
-@dataclass
-class TextSplit:
-    """Tokenised English->German sentence pairs of one split (chapter 4).
-
-    ``src[i]`` are the English piece ids, ``tgt[i]`` the German ones (no begin/end markers);
-    ``labels`` are the next-token targets of every position in sentence order (each sentence's
-    pieces, then the end-of-sentence id) -- what a model predicts under teacher forcing.
-    """
-    dataset: str
-    split: str
-    src: list
-    tgt: list
-    src_text: list
-    tgt_text: list
-    classes: list
-    provenance: dict = field(default_factory=dict)
-    is_text = True
-
-    def __len__(self):
-        return len(self.src)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def labels(self) -> torch.Tensor:
-        return torch.cat([torch.tensor(t + [EOS]) for t in self.tgt]) if self.tgt else torch.empty(0, dtype=torch.long)
-
-    def subset(self, index) -> "TextSplit":
-        index = [int(i) for i in index]
-        pick = lambda xs: [xs[i] for i in index]  # noqa: E731
-        return TextSplit(self.dataset, self.split, pick(self.src), pick(self.tgt), pick(self.src_text),
-                         pick(self.tgt_text), self.classes, self.provenance)
-
-    def class_index(self, piece: str) -> int:
-        """Id of a subword piece (``"▁Hund"``; a plain word is tried with the word-start mark too)."""
-        for cand in (piece, "▁" + piece):
-            if cand in self.classes:
-                return self.classes.index(cand)
-        raise ValueError(f"{piece!r} is not a piece of the Multi30k vocabulary.{D._close(piece, self.classes)} "
-                         f"Pieces that start a word carry the mark '▁' (e.g. '▁Hund').")
-
-
-def load_text_split(name: str = "multi30k", split: str = "train", limit: int | None = None) -> TextSplit:
-    """One split of Multi30k en->de, tokenised with :func:`tokenizer` (``limit``: first sentences only).
-
-    Sentences longer than :data:`MAX_TOKENS` pieces are cut to it, with a warning that counts them (none of
-    Multi30k's are)."""
-    if limit is not None:
-        limit = checks.count("limit", limit, hint=" (the number of sentences to keep), or None for all")
-    en, de, prov = D.load_text(name, split)
-    if limit is not None:
-        en, de = en[:limit], de[:limit]
-    sp = tokenizer(D.dataset_info(name)["num_classes"])
-    src, tgt = sp.encode(en), sp.encode(de)
-    cut = sum(len(s) > MAX_TOKENS for s in src) + sum(len(t) > MAX_TOKENS - 1 for t in tgt)
-    if cut:
-        import warnings
-        warnings.warn(f"{name} {split}: {cut} sentences are longer than MAX_TOKENS = {MAX_TOKENS} pieces and were cut")
-    src = [s[:MAX_TOKENS] for s in src]
-    tgt = [t[:MAX_TOKENS - 1] for t in tgt]
-    classes = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    return TextSplit(name, split, src, tgt, en, de, classes, prov)
-
-
-def pad_batch(seqs: list, bos: bool = False, eos: bool = False, device="cpu") -> torch.Tensor:
-    """Pad lists of ids into a (B, T) tensor with ``PAD``, optionally adding begin/end markers."""
-    if isinstance(seqs, (str, bytes)) or not hasattr(seqs, "__iter__"):
-        raise TypeError(f"seqs must be a list of lists of piece ids; got {checks.describe(seqs)}")
-    seqs = [([BOS] if bos else []) + list(s) + ([EOS] if eos else []) for s in seqs]
-    out = torch.full((len(seqs), max(map(len, seqs), default=0)), PAD, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-    return out.to(device)
-
-
-def text_batches(split: TextSplit, batch_size: int, *, shuffle: bool = False, generator=None, device="cpu",
-                 drop_last: bool = False):
-    """``((src, tgt_in), tgt_out)`` batches of ``batch_size`` sentences (chapter 4).
-
-    ``tgt_in`` is ``<s> y_1 .. y_n`` and the targets are ``y_1 .. y_n </s>`` at the non-pad positions,
-    flattened in sentence order (what ``Transformer.forward`` returns logits for).  Shuffled batches
-    group sentences of similar length (sorted within random pools of 50 batches) to waste little
-    compute on padding; unshuffled batches keep the split's order, so predictions line up with ``split.labels``.
-    """
-    batch_size = checks.count("batch_size", batch_size)
-    if not isinstance(split, TextSplit):
-        raise TypeError(f"text_batches needs a TextSplit (load_split('multi30k', ...)); got {checks.describe(split)}")
-    return _text_batches(split, batch_size, shuffle, generator, device, drop_last)
-
-
-def _text_batches(split, batch_size, shuffle, generator, device, drop_last):
-    n = len(split)
-    if shuffle:
-        order = torch.randperm(n, generator=generator).tolist()
-        pool = 50 * batch_size
-        chunks = []
-        for i in range(0, n, pool):
-            part = sorted(order[i:i + pool], key=lambda j: len(split.tgt[j]))
-            chunks += [part[k:k + batch_size] for k in range(0, len(part), batch_size)]
-        if drop_last:
-            chunks = [c for c in chunks if len(c) == batch_size] or chunks[:1]
-        chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
-    else:
-        stop = n - n % batch_size if drop_last and n >= batch_size else n
-        chunks = [list(range(i, min(i + batch_size, stop))) for i in range(0, stop, batch_size)]
-    for idx in chunks:
-        src = pad_batch([split.src[i] for i in idx], device=device)
-        tgt_in = pad_batch([split.tgt[i] for i in idx], bos=True, device=device)
-        tgt_out = pad_batch([split.tgt[i] for i in idx], eos=True, device=device)
-        yield (src, tgt_in), tgt_out[tgt_in != PAD]
+from .calibration import ece, nll
+from .geometry import project_features
+from .infer import predict
+from .text import BOS, EOS, MAX_TOKENS, PAD, UNK, TextSplit, pad_batch, tokenizer  # noqa: F401
 
 
 # ---------------------------------------------------------------- teacher-forced next-token logits
@@ -206,14 +36,14 @@ def _text_batches(split, batch_size, shuffle, generator, device, drop_last):
 def token_logits(model, split: TextSplit, batch_size: int = 100, features: bool = False) -> torch.Tensor:
     """Next-token logits (N, K) -- or penultimate activations (N, d) -- at every target position of
     ``split`` given the correct prefix (teacher forcing), in the order of ``split.labels`` (chapter 4)."""
-    from .train import predict
     return predict(model, split, batch_size=batch_size, features=features)
 
 
 # ---------------------------------------------------------------- beam search
-def length_penalty(length, alpha: float = 0.6):
-    """GNMT length penalty ``((5 + length) / 6) ** alpha`` (Wu et al. 2016; tensor2tensor's default 0.6)."""
-    return ((5.0 + length) / 6.0) ** alpha
+def length_penalty(length, exponent: float = 0.6):
+    """GNMT length penalty ``((5 + length) / 6) ** exponent`` (Wu et al. 2016; tensor2tensor's default 0.6).  Its
+    exponent is called alpha in the GNMT paper; the book keeps alpha for the smoothing factor."""
+    return ((5.0 + length) / 6.0) ** exponent
 
 
 def _reorder(cache, index):
@@ -223,14 +53,14 @@ def _reorder(cache, index):
 
 
 @torch.no_grad()
-def beam_search(model, src: list, beam: int = 4, temperature: float = 1.0, alpha: float = 0.6,
+def beam_search(model, src: list, beam: int = 4, temperature: float = 1.0, length_penalty: float = 0.6,
                 max_extra: int = 50, batch_size: int = 64, progress: bool = False) -> list:
     """Translate each source (a list of piece ids) by beam search (chapter 4); returns lists of ids.
 
     Every step scores each live hypothesis extended by every token with the log-probabilities of
     ``softmax(logits / temperature)`` and keeps the best; a hypothesis that ends with ``</s>`` leaves
     the beam (which shrinks by one) and is scored by its log-probability divided by
-    :func:`length_penalty`.  The search stops when ``beam`` hypotheses have finished (or after
+    :func:`length_penalty` with the exponent ``length_penalty`` (0: no length normalisation).  The search stops when ``beam`` hypotheses have finished (or after
     ``len(source) + max_extra`` tokens) and returns the best finished one.  ``beam=1`` is greedy
     decoding; a beam as wide as the number of possible sequences is exhaustive search.
 
@@ -240,9 +70,9 @@ def beam_search(model, src: list, beam: int = 4, temperature: float = 1.0, alpha
     from tqdm.auto import tqdm
     beam = checks.count("beam", beam, hint=" (1 = greedy decoding)")
     temperature = checks.positive_finite("the decoding temperature", temperature, hint=" (1 = the model's own)")
-    alpha = checks.finite_number("alpha", alpha, hint=" (the GNMT length-penalty exponent, e.g. 0.6)")
-    if alpha < 0:
-        raise ValueError(f"alpha (the length-penalty exponent) must be >= 0; got {alpha!r}")
+    lp = checks.finite_number("length_penalty", length_penalty, hint=" (the GNMT length-penalty exponent, e.g. 0.6)")
+    if lp < 0:
+        raise ValueError(f"length_penalty (the exponent of the GNMT length penalty) must be >= 0; got {lp!r}")
     max_extra = checks.count("max_extra", max_extra, minimum=0, hint=" (extra target tokens beyond the source length)")
     batch_size = checks.count("batch_size", batch_size)
     src = _check_sources(model, src, max_extra)
@@ -250,7 +80,7 @@ def beam_search(model, src: list, beam: int = 4, temperature: float = 1.0, alpha
     device = next(model.parameters()).device
     out = []
     for start in tqdm(range(0, len(src), batch_size), disable=not progress, desc=f"beam search (T={temperature:g})"):
-        out += _beam_batch(model, src[start:start + batch_size], beam, temperature, alpha, max_extra, device)
+        out += _beam_batch(model, src[start:start + batch_size], beam, temperature, lp, max_extra, device)
     return out
 
 
@@ -294,7 +124,7 @@ def _check_sources(model, src, max_extra: int) -> list:
     return out
 
 
-def _beam_batch(model, src, beam, temperature, alpha, max_extra, device):
+def _beam_batch(model, src, beam, temperature, exponent, max_extra, device):
     B = len(src)
     memory, mask = model.encode(pad_batch(src, device=device))
     max_len = max(len(s) for s in src) + max_extra
@@ -322,7 +152,7 @@ def _beam_batch(model, src, beam, temperature, alpha, max_extra, device):
                 r, t = rows[f // K].item(), f % K
                 if t == EOS or step + 1 >= limit[b]:
                     seq = tokens[r, 1:].tolist() + ([] if t == EOS else [t])
-                    finished[b].append((s / length_penalty(step + 1, alpha), seq))
+                    finished[b].append((s / length_penalty(step + 1, exponent), seq))
                 elif t != PAD:
                     keep_rows.append(r), keep_tok.append(t), keep_score.append(s)
         if not keep_rows:
@@ -402,7 +232,6 @@ def bleu(hypotheses: list, references: list) -> float:
 def decoding_sweep(model, split: TextSplit, temperatures, beam: int = 4, progress: bool = True) -> list:
     """BLEU (beam search), next-token ECE and NLL (teacher forcing) of ``split`` at each decoding
     temperature (the paper's Figure 4; chapter 4).  Returns one dict per temperature."""
-    from .calibration import ece, nll
     if isinstance(temperatures, (str, bytes)) or not hasattr(temperatures, "__iter__"):
         raise TypeError(f"temperatures must be a list of positive numbers; got {checks.describe(temperatures)}")
     temperatures = [checks.positive_finite("temperature", t) for t in temperatures]
@@ -470,7 +299,6 @@ def project_tokens(model, split: TextSplit, tokens, n: int = 100, batch_size: in
     (teacher forcing).  Returns a :class:`lsmooth_lib.geometry.Projection` like chapter 2's images.
     ``features``: the activations of the whole split, if already computed (``token_logits(..., features=True)``).
     """
-    from .geometry import project_features
     if isinstance(tokens, str) or not hasattr(tokens, "__len__") or len(tokens) != 3:
         raise ValueError(f"the projection needs three different tokens (pieces or ids); got {tokens!r}")
     ids = [split.class_index(t) if isinstance(t, str) else checks.index("token id", t, split.num_classes,

@@ -6,16 +6,20 @@ is missing *and* ``train_if_missing=True``.  Each record holds the full config, 
 hardware, versions, data provenance and the sha256 of the weights, so ``verify()`` can tell a
 truncated or altered file by name.  Weights are plain ``state_dict``s loaded with ``weights_only=True``.
 
-CLI: ``python -m lsmooth_lib zoo list | train NAME... | verify``.
+The registry: :data:`CONFIGS` maps each entry's name to its configuration; :func:`fields` gives an entry's
+explicit fields (family, dataset, model, alpha, temperature, seed, preset, ...) read from that configuration, and
+:func:`select` finds entries by them -- code that looks for entries never parses their names.  :func:`record` is
+the one reader of records (cached by file, every call returns a fresh dict).
+
+The command line, ``python -m lsmooth_lib zoo list | train NAME... | verify | import``, is
+:func:`lsmooth_lib.runner.main`.
 """
 from __future__ import annotations
 
 import difflib
 import hashlib
 import json
-import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -23,9 +27,16 @@ import torch
 
 from . import __version__
 from . import data as D
-from .train import complete_config, evaluate, fit, hardware, pick_device
-
-ZOO_ENV = "LSMOOTH_ZOO"
+from . import geometry as G
+from . import snapshot as S
+from . import text as TX
+from . import translation as TR
+from .calibration import calibration_report, fit_temperature
+from .files import ZOO_ENV, zoo_dir  # noqa: F401 (ZOO_ENV: re-exported, zoo.ZOO_ENV)
+from .infer import evaluate, hardware, pick_device, predict
+from .kd import equivalent_smoothing
+from .models import build_model
+from .train import complete_config, fit
 
 
 class ZooError(RuntimeError):
@@ -45,7 +56,7 @@ def _alexnet_cpu(alpha: float, seed: int) -> dict:
 def _resnet20_cpu(dataset: str, alpha: float, seed: int, epochs: int = 11, **extra) -> dict:
     # CPU-budget preset for the CIFAR ResNet: ResNet-20 (16/32/64) on 24x24 centre crops (half the
     # arithmetic of 32x32, the AlexNet's input pipeline), no augmentation, 11 epochs: ~25 minutes on
-    # one core of the 2-core machine.  The paper's ResNet-56 for ~205 epochs is the GPU preset's business.
+    # one core of the 2-core machine.  The paper's ResNet-56 is the GPU presets' business (below).
     return dict(dataset=dataset, model="resnet20", model_kwargs={"input_size": 24}, alpha=alpha, epochs=epochs,
                 batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4, schedule="cosine",
                 augment=None, seed=seed, preset="cpu",
@@ -255,15 +266,7 @@ for _a in (0.1, 0.3, 0.6):
     CONFIGS[f"gpu-alexnet-cifar10-kd-a{_a:g}-T1-s0"] = _alexnet_student_gpu(_a, 1, 0)
 
 
-# ---------------------------------------------------------------- paths and lookup
-def zoo_dir() -> Path:
-    """The zoo folder: ``LSMOOTH_ZOO``, else ``zoo/`` in the source checkout."""
-    env = os.environ.get(ZOO_ENV)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "zoo"
-
-
+# ---------------------------------------------------------------- paths and lookup (zoo_dir: lsmooth_lib.files)
 def names(pattern: str | None = None) -> list[str]:
     """Names of all configured entries (those containing ``pattern``, if given)."""
     return [n for n in CONFIGS if pattern is None or pattern in n]
@@ -327,14 +330,28 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_RECORDS: dict = {}  # record path -> ((mtime_ns, size, inode), text): a file is read again only when it changes
+
+
 def record(name: str) -> dict | None:
-    """The JSON record of a trained entry, or ``None`` if it has not been trained."""
+    """The JSON record of a trained entry, or ``None`` if it has not been trained.
+
+    The one reader of records (chapters, claims, distillation's results, the runner): the file's text is cached,
+    keyed by its path, modification time, size and inode (every write replaces the file), and each call returns
+    a freshly parsed dict that the caller may change."""
     get_config(name)
     rec_path = paths(name)[1]
-    if not rec_path.exists():
-        return None
     try:
-        return json.loads(rec_path.read_text())
+        st = rec_path.stat()
+    except FileNotFoundError:
+        _RECORDS.pop(str(rec_path), None)
+        return None
+    key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _RECORDS.get(str(rec_path))
+    if cached is None or cached[0] != key:
+        cached = _RECORDS[str(rec_path)] = (key, rec_path.read_text())
+    try:
+        return json.loads(cached[1])
     except json.JSONDecodeError as err:
         raise ZooError(f"zoo record {rec_path} is not valid JSON ({err}). Restore it from git "
                        f"(`git checkout -- {rec_path}`) or retrain: `python -m lsmooth_lib zoo train {name} --force`.") from None
@@ -346,13 +363,11 @@ def storage(name: str) -> str:
     live), ``"snapshot"`` (the arrays chapters read, :mod:`lsmooth_lib.snapshot`; models whose weights are
     larger than ``snapshot.SNAPSHOT_ABOVE_BYTES``) or ``"metrics"`` (the record only; ``keep_weights=False``).
     Weights that are not committed stay in ``zoo/.local/`` on the machine that trained the entry."""
-    from .models import build_model
-    from .snapshot import SNAPSHOT_ABOVE_BYTES, weights_bytes
     cfg = get_config(name)
     if not cfg.get("keep_weights", True):
         return "metrics"
     model = build_model(cfg["model"], D.dataset_info(cfg["dataset"])["num_classes"], **cfg["model_kwargs"])
-    return "snapshot" if weights_bytes(model) > SNAPSHOT_ABOVE_BYTES else "weights"
+    return "snapshot" if S.weights_bytes(model) > S.SNAPSHOT_ABOVE_BYTES else "weights"
 
 
 def is_teacher(name: str) -> bool:
@@ -402,7 +417,11 @@ def train(name: str, force: bool = False, progress: bool = True, device=None) ->
 def _train_locked(name: str, cfg: dict, progress: bool, dev) -> dict:
     pt, js = paths(name)
     t0 = time.perf_counter()
-    model, history = fit(cfg, checkpoint=zoo_dir() / ".partial" / f"{name}.pt", progress=progress, device=dev)
+    # a distilled student learns from its zoo teacher, loaded here (train.fit never reads the zoo)
+    teacher = load(cfg["teacher"], device=dev)[0] if cfg.get("teacher") else None
+    model, history = fit(cfg, teacher=teacher, checkpoint=zoo_dir() / ".partial" / f"{name}.pt", progress=progress,
+                         device=dev)
+    del teacher
     wall = sum(h["seconds"] for h in history)  # summed per epoch, so a resumed run still counts its whole time
     half: dict = {}  # tied parameters (the Transformer's embedding = output layer) are stored once
     state = {k: (half.setdefault(v.data_ptr(), v.half()) if v.is_floating_point() else v)
@@ -438,8 +457,6 @@ def finalize(name: str, model=None, progress: bool = False, device=None) -> dict
     ResNet-56 costs ~9 ms per image on one CPU core.  Each split goes through the network once (activations and
     logits together).  Returns the record.
     """
-    from . import snapshot as S
-    from .train import predict
     cfg = get_config(name)
     js = paths(name)[1]
     rec = record(name)
@@ -481,22 +498,15 @@ def finalize(name: str, model=None, progress: bool = False, device=None) -> dict
     if not text and not pending:
         # chapter 3's measurements, for every image entry (seeds and metrics-only entries included): ECE, NLL and
         # confidence on the test split as trained and after temperature scaling fitted on the validation split
-        from .calibration import calibration_report
         rec["calibration"] = calibration_report(output("val")[1], here["val"].labels, output("test")[1],
                                                 here["test"].labels)
     if text and "test" not in pending:
         rec.update(_translation_metrics(model, cfg, progress))
     if cfg.get("teacher") and not (reuse and "gamma" in rec):
         # chapter 5: the teacher's equivalent smoothing factor at the distillation temperature
-        from .distillation import equivalent_smoothing
         teacher, _ = load(cfg["teacher"], device=dev)
         train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
         rec["gamma"] = equivalent_smoothing(predict(teacher, train_split), train_split.labels, cfg["distill_temperature"])
-    elif cfg.get("virtual_teacher"):  # chapter 6: the teacher-free target's gamma
-        from .distillation import equivalent_smoothing, virtual_teacher_logits
-        labels = D.load_split(cfg["dataset"], "train", limit=cfg["limit"]).labels
-        z = virtual_teacher_logits(labels, D.dataset_info(cfg["dataset"])["num_classes"], cfg["virtual_teacher"])
-        rec["gamma"] = equivalent_smoothing(z, labels, cfg["distill_temperature"])
     if storage(name) == "snapshot":
         arrays = S.build(model, cfg, teacher=is_teacher(name), decoding_temperatures=DECODING_TEMPERATURES,
                          progress=progress, outputs=outputs)
@@ -539,8 +549,6 @@ def _translation_metrics(model, cfg: dict, progress: bool) -> dict:
     temperature fitted on the validation tokens, and BLEU/ECE/NLL on the test set against the
     decoding temperature (beam 4, length penalty 0.6; the paper's Figure 4).  Beam search over the
     test set takes minutes on a CPU, so it is done once here and the chapter reads it."""
-    from . import translation as TR
-    from .calibration import fit_temperature
     V = D.dataset_info(cfg["dataset"])["num_classes"]
     val = D.load_split(cfg["dataset"], "val", limit=cfg["limit"])
     smoke = cfg["preset"] == "smoke"  # a seconds-long check of the plumbing: 16 sentences, T = 1 only
@@ -550,7 +558,7 @@ def _translation_metrics(model, cfg: dict, progress: bool) -> dict:
     temps = (1.0,) if smoke else sorted(set(DECODING_TEMPERATURES) | {round(t_fit, 3)})
     t0 = time.perf_counter()
     rows = TR.decoding_sweep(model, test, temps, beam=4, progress=progress)
-    return dict(tokenizer=dict(file=TR.tokenizer_path(V).name, sha256=TR.tokenizer_sha256(V)),
+    return dict(tokenizer=dict(file=TX.tokenizer_path(V).name, sha256=TX.tokenizer_sha256(V)),
                 decoding=dict(split="test", beam=4, length_penalty=0.6, fitted_temperature=t_fit, rows=rows,
                               seconds=round(time.perf_counter() - t0, 1), hardware=hardware(torch.device("cpu"))))
 
@@ -594,13 +602,11 @@ def load(name: str, train_if_missing: bool = False, device=None):
         raise ZooError(f"weights of {name!r} ({pt}) cannot be read ({type(err).__name__}). "
                        f"Retrain: `python -m lsmooth_lib zoo train {name} --force`.") from None
     if "tokenizer" in rec:
-        from . import translation as TR
         V = D.dataset_info(cfg["dataset"])["num_classes"]
-        if not TR.tokenizer_path(V).exists() or TR.tokenizer_sha256(V) != rec["tokenizer"]["sha256"]:
+        if not TX.tokenizer_path(V).exists() or TX.tokenizer_sha256(V) != rec["tokenizer"]["sha256"]:
             raise ZooError(f"{name!r} was trained with the tokenizer {rec['tokenizer']['file']} (sha256 "
-                           f"{rec['tokenizer']['sha256'][:12]}...), and {TR.tokenizer_path(V)} is missing or different. "
-                           f"Restore it from git (`git checkout -- {TR.tokenizer_path(V)}`) or retrain the entry.")
-    from .models import build_model
+                           f"{rec['tokenizer']['sha256'][:12]}...), and {TX.tokenizer_path(V)} is missing or different. "
+                           f"Restore it from git (`git checkout -- {TX.tokenizer_path(V)}`) or retrain the entry.")
     model = build_model(cfg["model"], D.dataset_info(cfg["dataset"])["num_classes"], **cfg["model_kwargs"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.to(pick_device(device)).eval(), rec
@@ -658,7 +664,6 @@ def snapshot(name: str) -> dict:
     """The arrays of an entry's committed snapshot (:mod:`lsmooth_lib.snapshot`), hash-checked against its record
     on first use; ``{}`` for an entry that commits its weights instead.  Raises a ``ZooError`` that says how to
     restore a missing or damaged file."""
-    from . import snapshot as S
     rec = record(name)
     if rec is None:
         raise ZooError(f"zoo entry {name!r} has not been trained (no {paths(name)[1]}). Train it with "
@@ -680,13 +685,11 @@ def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch
     """``(logits, labels)`` of a trained entry on one split of its dataset (chapter 3), float32.
 
     From the entry's snapshot where it commits one (float16 logits, as the training machine computed them);
-    otherwise :func:`lsmooth_lib.train.predict` of the fp16 weights loaded as float32, always on the CPU, so
+    otherwise :func:`lsmooth_lib.infer.predict` of the fp16 weights loaded as float32, always on the CPU, so
     they are the same on every machine.  Computed logits are kept in memory and in the data cache
     (``<cache>/logits/NAME_SPLIT_SHA.pt``), keyed by the sha256 of the weights: retraining an entry
     invalidates them, and ``refresh=True`` recomputes.
     """
-    from .train import predict
-
     cfg = get_config(name)
     split_data = D.load_split(cfg["dataset"], split, limit=cfg["limit"])  # limit: smoke entries only
     stored = snapshot(name).get(f"logits_{split}")
@@ -724,7 +727,6 @@ def probe_features(name: str, split: str, classes, n: int = 100):
     From the snapshot's stored activations where the entry commits one (every class of CIFAR-10, the probe
     classes of CIFAR-100, the tokens of Figure 7), else computed by the live model.
     """
-    from .train import predict
     cfg = get_config(name)
     text = D.dataset_info(cfg["dataset"]).get("text")
     names = _token_names() if text else D.load_split(cfg["dataset"], "val", limit=1).classes
@@ -736,8 +738,7 @@ def probe_features(name: str, split: str, classes, n: int = 100):
         model = load(name, device="cpu")[0]
         data = D.load_split(cfg["dataset"], split)
         if text:
-            from .translation import token_probe
-            feats, labels = token_probe(model, data, idx, n)
+            feats, labels = TR.token_probe(model, data, idx, n)
         else:
             sub = data.per_class(idx, n)
             feats = predict(model, sub, features=True)
@@ -763,14 +764,12 @@ def probe_features(name: str, split: str, classes, n: int = 100):
 def projection(name: str, split: str, classes, n: int = 100):
     """The Figure-1 projection of a trained entry (chapter 2): :func:`probe_features` projected onto the plane
     through the three class templates (:func:`lsmooth_lib.geometry.project_features`)."""
-    from . import geometry as G
     feats, labels, templates, names = probe_features(name, split, classes, n)
     return G.project_features(feats, labels, templates, names, split)
 
 
 def _token_names() -> list:
-    from .translation import tokenizer
-    sp = tokenizer()
+    sp = TX.tokenizer()
     return [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
 
 
@@ -798,7 +797,6 @@ def templates(name: str) -> torch.Tensor:
 
 def feature_norms(name: str, split: str = "test") -> torch.Tensor:
     """Norms of the penultimate activations of every example of ``split`` (chapter 6), float64."""
-    from . import geometry as G
     snap = snapshot(name)
     if f"norms_{split}" in snap:
         return torch.from_numpy(snap[f"norms_{split}"]).double()
@@ -839,7 +837,6 @@ def translations(name: str) -> dict:
 
 def parameter_count(name: str) -> int:
     """Number of parameters of an entry's model, tied ones counted once (built from its configuration)."""
-    from .models import build_model
     cfg = get_config(name)
     model = build_model(cfg["model"], D.dataset_info(cfg["dataset"])["num_classes"], **cfg["model_kwargs"])
     return sum(p.numel() for p in model.parameters())
@@ -855,85 +852,3 @@ def shard(entries: list[str], spec: str) -> list[str]:
     if not 1 <= i <= n:
         raise ValueError(f"--shard I/N needs 1 <= I <= N; got {spec!r}")
     return entries[i - 1::n]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lsmooth_lib zoo list | train NAME... [--force] [--jobs N --budget-s S --out DIR] | verify |
-    import ARCHIVE...``."""
-    import argparse
-    p = argparse.ArgumentParser(prog="python -m lsmooth_lib zoo", description="The lsmooth checkpoint zoo.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    ls = sub.add_parser("list", help="list entries and whether they are trained")
-    ls.add_argument("pattern", nargs="?")
-    tr = sub.add_parser("train", help="train entries (skips trained ones unless --force)")
-    tr.add_argument("names", nargs="+", help="entry names, or a pattern with --match")
-    tr.add_argument("--force", action="store_true")
-    tr.add_argument("--match", action="store_true", help="treat NAMES as substrings")
-    tr.add_argument("--device")
-    tr.add_argument("--shard", metavar="I/N", help="train only the I-th of N interleaved slices of the selected "
-                    "entries (1 <= I <= N), e.g. one slice per job of a scheduler's array")
-    # the runner (lsmooth_lib.runner): N entries at once, each in its own process, within a budget, archived to DIR
-    tr.add_argument("--jobs", type=int, help="run N entries at once, each in its own process (the runner; needs --out)")
-    tr.add_argument("--budget-s", type=float, help="start only entries whose estimate fits, kill what still runs "
-                    "and exit before S seconds (the runner; needs --out)")
-    tr.add_argument("--out", help="the runner's output folder: archive parts zoo-partNN.tar, runner.log, summary.json")
-    tr.add_argument("--part-mb", type=float, default=15.0, help="size limit of one archive part in MiB (default 15)")
-    tr.add_argument("--est-scale", type=float, default=1.0, help="multiply every time estimate by F (default 1)")
-    vf = sub.add_parser("verify", help="recompute every weight hash")
-    vf.add_argument("names", nargs="*")
-    im = sub.add_parser("import", help="check archive parts written by `zoo train --out` and move their entries "
-                        "into the zoo, then finalize them")
-    im.add_argument("archives", nargs="+", metavar="ARCHIVE")
-    im.add_argument("--force", action="store_true", help="replace entries that are already in the zoo")
-    im.add_argument("--no-finalize", action="store_true", help="do not compute the pending metrics now")
-    args = p.parse_args(argv)
-    try:
-        if args.cmd == "list":
-            if not names(args.pattern):
-                raise ZooError(f"no zoo entry matches {args.pattern!r}; `python -m lsmooth_lib zoo list` shows them all.")
-            for n in names(args.pattern):
-                rec = record(n)
-                if rec is None:
-                    print(f"{n:40s}  not trained")
-                else:
-                    m = rec.get("metrics", {})
-                    acc = lambda s: f"{m[s]['acc']:.4f}" if s in m else "pending"  # noqa: E731
-                    print(f"{n:40s}  test acc {acc('test')}  train acc {acc('train')}  "
-                          f"{rec['wall_time_s']:7.0f} s  {rec['hardware']}")
-        elif args.cmd == "train":
-            if args.match:
-                for pat in args.names:
-                    if not names(pat):
-                        raise ZooError(f"no zoo entry matches {pat!r}; `python -m lsmooth_lib zoo list` shows them all.")
-            todo = [n for pat in args.names for n in names(pat)] if args.match else args.names
-            todo = list(dict.fromkeys(todo))
-            for n in todo:
-                get_config(n)
-            if args.shard:
-                todo = shard(todo, args.shard)
-            if args.jobs is not None or args.budget_s is not None or args.out:
-                from .runner import train_cli
-                return train_cli(todo, args)
-            for n in todo:
-                rec = train(n, force=args.force, device=args.device)
-                m = rec.get("metrics", {})
-                split = "test" if "test" in m else "val"  # no test split on this machine: "pending" in the record
-                print(f"{n}: {split} acc {m[split]['acc']:.4f} in {rec['wall_time_s']:.0f} s"
-                      + (f" (pending: {', '.join(rec['pending'])})" if rec.get("pending") else ""))
-        elif args.cmd == "verify":
-            for n in args.names:  # a misspelt name must not pass as "0 problems"
-                if n not in CONFIGS and not paths(n)[1].exists():
-                    get_config(n)  # raises ZooError with the close matches
-            problems = verify(args.names or None)
-            for n, msg in problems:
-                print(f"{n}: {msg}")
-            checked = [n for n in trained() if not args.names or n in args.names]
-            print(f"{len(checked)} trained entries checked, {len(problems)} problem(s)")
-            return 1 if problems else 0
-        elif args.cmd == "import":
-            from .runner import import_cli
-            return import_cli(args)
-    except (ZooError, D.DataUnavailableError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0

@@ -7,8 +7,9 @@
 
 Zoo tests never see the committed ``zoo/``: ``tmp_zoo`` points ``LSMOOTH_ZOO`` at an empty temporary
 folder, ``smoke_zoo`` at a fresh copy of a temporary zoo holding the three trained smoke entries.  The
-zoo-claims tests read the committed zoo instead: ``committed_zoo`` points ``LSMOOTH_ZOO`` at it, and
-``trained_record(name)`` skips a claim whose entry is not trained yet.
+zoo-claims tests read the committed zoo instead: ``committed_zoo`` points ``LSMOOTH_ZOO`` at it,
+``trained_record(name)`` skips a claim whose entry is not trained yet, and ``entry(**fields)`` names the one entry
+with given registry fields.
 """
 from __future__ import annotations
 
@@ -49,6 +50,16 @@ def trained_record(name: str) -> dict:
     if rec is None:
         pytest.skip(f"{name} is not trained yet")
     return rec
+
+
+def entry(**fields) -> str:
+    """The one configured zoo entry with these registry fields (``lsmooth_lib.zoo.select``), e.g.
+    ``entry(family="alexnet-cifar10", alpha=0.1, seed=0, preset="cpu")``: tests find entries by their fields, never by
+    spelling or parsing their names."""
+    from lsmooth_lib import zoo
+    found = zoo.select(**fields)
+    assert len(found) == 1, f"{len(found)} zoo entries have the fields {fields}: {found}"
+    return found[0]
 
 
 def have_data() -> bool:

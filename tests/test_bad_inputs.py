@@ -25,6 +25,7 @@ from lsmooth_lib import distillation as KD
 from lsmooth_lib import geometry as G
 from lsmooth_lib import information as I
 from lsmooth_lib import losses as L
+from lsmooth_lib import text as TX
 from lsmooth_lib import train as T
 from lsmooth_lib import translation as TR
 from lsmooth_lib.models import build_model
@@ -240,11 +241,12 @@ def test_damaged_multi30k_file_is_refused(offline):
     text = path.read_bytes()
     path.write_bytes(text.replace(b"Hund", b"Katz", 1))
     with pytest.raises(D.DataIntegrityError, match=r"val\.de is not the expected Multi30k .* file multi30k/val\.de"):
-        D.load_text("multi30k", "val")
+        TX.load_text("multi30k", "val")
 
 
 def test_load_arrays_of_a_text_dataset_says_what_to_use():
-    with pytest.raises(ValueError, match=r"is text, not images; use load_text"):
+    with pytest.raises(ValueError, match=r"is text, not images; use load_split\('multi30k', \.\.\.\) or "
+                                         r"lsmooth_lib\.text\.load_text"):
         D.load_arrays("multi30k", "train")
 
 

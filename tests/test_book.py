@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import nbformat
 import pytest
 import yaml
 
@@ -55,6 +56,16 @@ def toc_pages() -> list[str]:
 
 
 CHAPTERS = [p for p in toc_pages() if p.startswith("book/chapters/")]
+NOTEBOOKS = [p for p in toc_pages() if (ROOT / f"{p}.ipynb").is_file()]
+
+# The code column of a page, measured in Chromium (tests/test_book.py's browser) at 1280 x 720, Playwright's default
+# window and a common laptop width: a code cell's <pre> is 666 px wide, 634 px inside its padding, and the theme's
+# monospace font (DejaVu Sans Mono here, 14 px) takes 8.43 px per character: 75 characters fit without a
+# horizontal scrollbar (from 1440 px on, the theme's widest column, 768 px, holds 87).  Longer lines are cut off
+# behind a scrollbar, so code cells stay within 75 characters (test_code_cells_fit_the_code_column), and the
+# browser checks that no code cell scrolls (test_no_code_cell_scrolls).
+CODE_WIDTH = 75
+VIEWPORT = {"width": 1280, "height": 720}
 
 
 def jupyter_book_command() -> list[str]:
@@ -78,6 +89,74 @@ def build_env() -> dict[str, str]:
     env.setdefault("OMP_NUM_THREADS", "2")
     env.setdefault("MKL_NUM_THREADS", "2")
     return env
+
+
+# ---------------------------------------------------------------- the sources (no build needed)
+def notebook(page: str):
+    return nbformat.read(ROOT / f"{page}.ipynb", as_version=4)
+
+
+def code_cells(page: str):
+    return [c for c in notebook(page).cells if c.cell_type == "code"]
+
+
+def tags(cell) -> set:
+    return set(cell.metadata.get("tags", []))
+
+
+FIGURE_CALL = re.compile(r"(?<!partial\()\b(?:plots|DG)\.(?:draw_\w+|static_sliders)\(")
+
+
+def figure_cells(page: str):
+    """The executed code cells that display a figure (a drawing function or a precomputed slider)."""
+    return [c for c in code_cells(page) if FIGURE_CALL.search(c.source) and "skip-execution" not in tags(c)]
+
+
+@pytest.mark.parametrize("page", NOTEBOOKS)
+def test_code_cells_fit_the_code_column(page):
+    long = [f"{len(line)}: {line}" for c in code_cells(page) for line in c.source.split("\n")
+            if len(line) > CODE_WIDTH]
+    assert not long, f"{page}: code lines wider than the page's code column ({CODE_WIDTH}):\n" + "\n".join(long)
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_figures_have_numbered_captions(page):
+    """Every figure a chapter shows is a numbered figure with a caption (myst-nb's cell metadata)."""
+    for cell in figure_cells(page):
+        fig = cell.metadata.get("mystnb", {}).get("figure", {})
+        assert fig.get("caption", "").strip() and str(fig.get("name", "")).startswith("fig-"), \
+            f"{page}: figure cell without a caption or name:\n{cell.source[:200]}"
+        assert "not trained" not in cell.source, f"{page}: a development fallback in a figure cell"
+
+
+def test_figure_names_are_unique():
+    names = [c.metadata["mystnb"]["figure"]["name"] for p in CHAPTERS for c in figure_cells(p)
+             if "figure" in c.metadata.get("mystnb", {})]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_slider_frames_are_sharp(page):
+    from lsmooth_lib.plots import MIN_DPI
+    for cell in code_cells(page):
+        for dpi in re.findall(r"static_sliders\([^)]*?dpi=(\d+)", cell.source, re.S):
+            assert int(dpi) >= MIN_DPI, f"{page}: slider frames at {dpi} dpi"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_live_widgets_are_not_executed_and_start_at_the_static_values(page):
+    """A live widget's output needs a kernel: the build must not execute it (it would leave a dead widget in the
+    static page), and in Jupyter it starts where the precomputed slider before it starts."""
+    cells = code_cells(page)
+    for i, cell in enumerate(cells):
+        if not re.search(r"plots\.(live_sliders|explore_\w+)\(", cell.source):
+            continue
+        assert {"skip-execution", "nbval-skip"} <= tags(cell), f"{page}: live widget cell is executed:\n{cell.source}"
+        static = next(c for c in reversed(cells[:i]) if "static_sliders(" in c.source)
+        start = re.search(r"initial=(\w+)", static.source)
+        assert start, f"{page}: the static slider before a live one names its start values in a variable"
+        assert re.search(rf"\b{start.group(1)}\b", cell.source), \
+            f"{page}: the live widget does not start at the static slider's values ({start.group(1)})"
 
 
 # ---------------------------------------------------------------- the build
@@ -278,3 +357,67 @@ def test_chapter_has_math(server, probe, chapter):
     probe.page.wait_for_selector("mjx-container", state="attached", timeout=20000)
     assert probe.page.locator("mjx-container").count() >= 10, "MathJax did not typeset the chapter's math"
     assert not probe.errors, "\n".join(probe.errors)
+
+
+def _executed(page: str):
+    """The notebook as the build executed it (myst-nb keeps a copy in _build/jupyter_execute)."""
+    path = ROOT / "_build" / "jupyter_execute" / f"{page}.ipynb"
+    return nbformat.read(path, as_version=4) if path.is_file() else None
+
+
+MARKDOWN_TABLE = re.compile(r"^\s*\|.*\|\s*$\n^\s*\|?\s*:?-{3,}", re.M)
+
+
+@pytest.mark.parametrize("page", NOTEBOOKS)
+def test_every_output_table_renders_as_a_table(server, probe, page):
+    """Markdown a cell outputs (appendix A's "Every claim", appendix B's zoo) must become <table>s, not a paragraph
+    of pipes and dashes (myst-nb's default CommonMark has no tables)."""
+    nb = _executed(page)
+    if nb is None:
+        pytest.skip(f"{page} has no executed copy in _build/jupyter_execute")
+    expected = sum(len(MARKDOWN_TABLE.findall(o["data"]["text/markdown"])) for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []) if "text/markdown" in o.get("data", {}))
+    probe.open(f"{server}/{page}.html")
+    tables = probe.page.locator(".cell_output table").count()
+    assert tables >= expected, f"{page}: {expected} markdown tables in the outputs, {tables} <table> on the page"
+    pipes = probe.page.evaluate(
+        "() => Array.from(document.querySelectorAll('.cell_output p'))"
+        ".map(p => p.textContent).filter(t => /\\|\\s*:?-{3,}/.test(t)).map(t => t.slice(0, 120))")
+    assert not pipes, f"{page}: markdown tables rendered as paragraphs: {pipes}"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_no_widget_output_needs_a_kernel(server, probe, page):
+    """No page carries widget output: in the static book a widget is a dead placeholder without a kernel."""
+    response = probe.open(f"{server}/{page}.html")
+    source = response.text()
+    assert "application/vnd.jupyter.widget-view+json" not in source, f"{page}: widget output in the page"
+    assert "application/vnd.jupyter.widget-state+json" not in source, f"{page}: widget state in the page"
+    dead = probe.page.locator(".jupyter-widgets, .widget-area, [class*='jupyter-widget']").count()
+    assert dead == 0, f"{page}: {dead} widget placeholders"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_code_cell_scrolls(server, browser, chapter):
+    """At 1280 x 720 every code cell fits the page's code column (no horizontal scrollbar hides its end)."""
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.route("**/*", lambda r: r.continue_() if urlparse(r.request.url).hostname == "127.0.0.1" else r.abort())
+        page.goto(f"{server}/{chapter}.html", wait_until="load")
+        wide = page.evaluate(
+            "() => Array.from(document.querySelectorAll('div.cell_input pre'))"
+            ".filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.split('\\n')[0].slice(0, 80))")
+        assert not wide, f"{chapter}: code cells that scroll sideways: {wide}"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_figures_are_numbered_on_the_page(server, probe, chapter):
+    probe.open(f"{server}/{chapter}.html")
+    captioned = [c for c in figure_cells(chapter) if "figure" in c.metadata.get("mystnb", {})]
+    numbers = probe.page.eval_on_selector_all("figure figcaption .caption-number", "els => els.map(e => e.textContent)")
+    assert len(numbers) == len(captioned), f"{chapter}: {len(captioned)} captioned figure cells, numbers {numbers}"
+    assert all(n.startswith("Fig.") for n in numbers)
+    for name in (c.metadata["mystnb"]["figure"]["name"] for c in captioned):
+        assert probe.page.locator(f"figure[id='{name}']").count() == 1, f"{chapter}: no figure #{name}"

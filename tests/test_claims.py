@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import entry
 
 from lsmooth_lib import claims as C, distillation as KD, zoo
 
@@ -114,8 +115,9 @@ def test_the_preset_closest_to_the_paper_is_preferred_and_records_calibration_is
     for alpha, values in ece.items():
         for seed, e in enumerate(values):
             cal = dict(acc=0.7, nll=1.0, ece=e, conf=0.8, T=1.9, acc_ts=0.7, nll_ts=0.9, ece_ts=0.02, conf_ts=0.7)
-            _fake(tmp_zoo, f"gpu-resnet56-cifar100-a{alpha:g}-s{seed}", 0.7, calibration=cal)
-        _fake(tmp_zoo, f"cpu-resnet20-cifar100-a{alpha:g}-s0", 0.46, train=0.67,
+            gpu = entry(family="resnet56-cifar100", alpha=alpha, seed=seed, preset="gpu")
+            _fake(tmp_zoo, gpu, 0.7, calibration=cal)
+        _fake(tmp_zoo, entry(family="resnet20-cifar100", alpha=alpha, seed=0, preset="cpu"), 0.46, train=0.67,
               calibration=dict(ece=0.5, ece_ts=0.5, T=1.0))
     c = C.table3_ece("cifar100")
     assert c.values["alpha 0"] == ece[0.0] and c.values["alpha 0.05"] == ece[0.05]
@@ -126,10 +128,10 @@ def test_the_preset_closest_to_the_paper_is_preferred_and_records_calibration_is
 
 
 def test_a_preset_missing_one_side_is_not_mixed_with_another(tmp_zoo):
-    _fake(tmp_zoo, "gpu-alexnet-cifar10-a0-s0", 0.86)            # GPU: alpha 0 only
+    _fake(tmp_zoo, entry(family="alexnet-cifar10", alpha=0.0, seed=0, preset="gpu"), 0.86)  # GPU: alpha 0 only
     for seed in range(3):
-        _fake(tmp_zoo, f"cpu-alexnet-cifar10-a0-s{seed}", 0.75)
-        _fake(tmp_zoo, f"cpu-alexnet-cifar10-a0.1-s{seed}", 0.75 + 0.001 * seed)
+        _fake(tmp_zoo, entry(family="alexnet-cifar10", alpha=0.0, seed=seed, preset="cpu"), 0.75)
+        _fake(tmp_zoo, entry(family="alexnet-cifar10", alpha=0.1, seed=seed, preset="cpu"), 0.75 + 0.001 * seed)
     c = C.table2_accuracy("cifar10")
     assert c.values["alpha 0"] == [75.0, 75.0, 75.0] and "cpu preset" in c.setting
     assert c.verdict == K        # similar within the 0.5-point margin, 3 seeds each
@@ -150,6 +152,7 @@ EXPECTED = {  # the verdicts on the committed zoo; a change of one is a change o
     "fig5-teacher": I, "fig5-hard-teacher-students": I, "fig5-ls-teacher-students": I, "fig5-ls-hurts-baseline": N,
     "fig6-small-at-init": I, "fig6-rise-then-fall": I, "fig6-ls-lower-near-log2": I,
     "fig7-tightness": I,
+    "xia2025-selective": K, "xia2025-normalisation": K, "kornblith2021-transfer": I,
 }
 
 

@@ -148,8 +148,9 @@ def test_cached_teacher_logits_train_like_the_teacher_run_on_every_batch(smoke_z
     # makes it run the teacher on every batch instead.  Both must give the same training run (one epoch: the
     # no-op crop still draws random offsets, which changes the next epoch's shuffle).
     cfg = {k: v for k, v in Z.CONFIGS["smoke-kd-mlp-mnist"].items() if k != "track_mi"}
-    _, cached = T.fit(cfg, progress=False, device="cpu")
-    _, live = T.fit({**cfg, "augment": {"pad": 0}}, progress=False, device="cpu")
+    teacher, _ = Z.load(cfg["teacher"], device="cpu")
+    _, cached = T.fit(cfg, teacher=teacher, progress=False, device="cpu")
+    _, live = T.fit({**cfg, "augment": {"pad": 0}}, teacher=teacher, progress=False, device="cpu")
     for a, b in zip(cached, live, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["val_acc"] == pytest.approx(b["val_acc"], abs=1e-3)
@@ -190,20 +191,31 @@ def test_symmetric_label_noise_flips_exactly_the_rate_to_other_classes():
         D.with_label_noise(split, 1.0)
 
 
-def test_configs_with_virtual_teachers_and_label_noise_are_checked():
+def test_distillation_and_label_noise_configs_are_checked():
     base = dict(dataset="mnist", model="mlp800")
-    cfg = T.complete_config({**base, "virtual_teacher": 0.9})
+    cfg = T.complete_config({**base, "teacher": "smoke-mlp-mnist"})
     assert cfg["beta"] == 1.0 and cfg["distill_temperature"] == 1.0
     assert "beta" not in T.complete_config(base)
-    with pytest.raises(ValueError, match="not both"):
-        T.complete_config({**base, "virtual_teacher": 0.9, "teacher": "smoke-mlp-mnist"})
+    with pytest.raises(ValueError, match="unknown config keys.*virtual_teacher"):  # no entry used it: removed
+        T.complete_config({**base, "virtual_teacher": 0.9})
     with pytest.raises(ValueError, match="label_noise"):
         T.complete_config({**base, "label_noise": 1.5})
 
 
+def test_fit_takes_its_teacher_from_the_caller():
+    """fit never reads the zoo: a config that names a teacher needs the model, and a model needs such a config."""
+    base = dict(dataset="mnist", model="mlp800", limit=64)
+    with pytest.raises(ValueError, match=r"distils from the zoo entry 'smoke-mlp-mnist': pass its model.*zoo\.load"):
+        T.fit({**base, "teacher": "smoke-mlp-mnist"}, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="names no 'teacher'"):
+        T.fit(base, teacher=T.build_model("mlp800", 10), progress=False, device="cpu")
+    with pytest.raises(TypeError, match="teacher must be a trained model"):
+        T.fit({**base, "teacher": "smoke-mlp-mnist"}, teacher="smoke-mlp-mnist", progress=False, device="cpu")
+
+
 @pytest.mark.data
-def test_training_with_a_virtual_teacher_and_noisy_labels_runs():
-    cfg = dict(Z.CONFIGS["smoke-mlp-mnist"], virtual_teacher=0.9, label_noise=0.2)
+def test_training_with_noisy_labels_runs():
+    cfg = dict(Z.CONFIGS["smoke-mlp-mnist"], label_noise=0.2)
     model, history = T.fit(cfg, progress=False, device="cpu")
     assert len(history) == 1 and math.isfinite(history[0]["train_loss"])
     assert history[0]["train_acc"] < 0.95  # a fifth of the training labels are wrong

@@ -6,6 +6,8 @@ import nbformat
 import numpy as np
 import pytest
 
+from conftest import entry
+
 from lsmooth_lib import claims, zoo
 
 pytestmark = pytest.mark.data
@@ -38,19 +40,21 @@ def test_the_report_is_the_claims_table(rows):
 
 def test_the_numbers_are_the_records(rows):
     mnist = by_id(rows, "mnist-teacher")
-    for label, pattern in (("teacher-dropout", "cpu-mlp1200-mnist-dropout-s{}"),
-                           ("teacher-ls", "cpu-mlp1200-mnist-ls-s{}")):
-        errors = [round(100 - 100 * zoo.record(pattern.format(s))["metrics"]["test"]["acc"], 4) for s in range(3)]
-        assert mnist.values[label] == pytest.approx(errors, abs=1e-9)
+    for label, fields in (("teacher-dropout", dict(dropout=0.5)), ("teacher-ls", dict(alpha=0.1))):
+        names = sorted(zoo.select(family="mlp1200-mnist", preset="cpu", **fields), key=lambda n: zoo.fields(n)["seed"])
+        errors = [round(100 - 100 * zoo.record(n)["metrics"]["test"]["acc"], 4) for n in names]
+        assert len(errors) == 3 and mnist.values[label] == pytest.approx(errors, abs=1e-9)
     alex = by_id(rows, "table2-cifar10")
-    accs = [100 * zoo.record(f"cpu-alexnet-cifar10-a0-s{s}")["metrics"]["test"]["acc"] for s in range(3)]
+    accs = [100 * zoo.record(entry(family="alexnet-cifar10", alpha=0.0, preset="cpu", seed=s))["metrics"]["test"]["acc"]
+            for s in range(3)]
     assert alex.values["alpha 0"] == pytest.approx(accs, abs=1e-4)
     assert f"alpha 0: {np.mean(accs):.4g} ± {np.std(accs, ddof=1):.2g} (3 seeds)" in claims.values_text(alex)
     bleu = by_id(rows, "fig4-bleu")
-    hard = {d["temperature"]: d["bleu"] for d in zoo.record("cpu-transformer-multi30k-a0-s0")["decoding"]["rows"]}
+    transformer = entry(family="transformer-multi30k", alpha=0.0, preset="cpu", seed=0)
+    hard = {d["temperature"]: d["bleu"] for d in zoo.record(transformer)["decoding"]["rows"]}
     assert bleu.values["alpha 0"] == [hard[1.0]]
     teacher = by_id(rows, "fig5-teacher")
-    acc = zoo.record("cpu-resnet20-cifar10-a0-s0")["metrics"]["test"]["acc"]
+    acc = zoo.record(entry(family="resnet20-cifar10", alpha=0.0, preset="cpu", seed=0))["metrics"]["test"]["acc"]
     assert teacher.values["teacher alpha 0"] == [round(100 * acc, 4)]
 
 

@@ -1,5 +1,5 @@
-"""lsmooth_lib.translation and the Transformer (chapter 4): tokenizer cache, batching and masking,
-incremental decoding, beam search against greedy and exhaustive search, BLEU plumbing."""
+"""lsmooth_lib.text, lsmooth_lib.translation and the Transformer (chapter 4): sentences, tokenizer cache, batching
+and masking, incremental decoding, beam search against greedy and exhaustive search, BLEU plumbing."""
 import itertools
 import math
 
@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lsmooth_lib import data as D
+from lsmooth_lib import text as TX
 from lsmooth_lib import translation as TR
 from lsmooth_lib import zoo as Z
 from lsmooth_lib.models import build_model
@@ -21,25 +22,25 @@ def _tiny(K=40, seed=0, **kw):
 
 
 def _split(src, tgt, K=40):
-    return TR.TextSplit("multi30k", "toy", src, tgt, [""] * len(src), [""] * len(tgt), [str(i) for i in range(K)])
+    return TX.TextSplit("multi30k", "toy", src, tgt, [""] * len(src), [""] * len(tgt), [str(i) for i in range(K)])
 
 
 # ---------------------------------------------------------------- data and tokenizer
 def test_multi30k_offline_files():
-    en, de, prov = D.load_text("multi30k", "train")
+    en, de, prov = TX.load_text("multi30k", "train")
     assert len(en) == len(de) == 29000
     assert en[0] == "Two young, White males are outside near many bushes."
     assert de[0] == "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche."
-    assert [len(D.load_text("multi30k", s)[0]) for s in ("val", "test")] == [1014, 1000]
+    assert [len(TX.load_text("multi30k", s)[0]) for s in ("val", "test")] == [1014, 1000]
     assert prov["lossless"]
 
 
 def test_missing_offline_text_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("LSMOOTH_DATA", str(tmp_path))
     with pytest.raises(D.DataUnavailableError, match="LSMOOTH_DATA"):
-        D.load_text("multi30k", "val")
+        TX.load_text("multi30k", "val")
     with pytest.raises(ValueError, match="split must be one of"):
-        D.load_text("multi30k", "dev")
+        TX.load_text("multi30k", "dev")
 
 
 def test_offline_without_a_copy_refuses_to_download(tmp_path, monkeypatch):
@@ -47,29 +48,29 @@ def test_offline_without_a_copy_refuses_to_download(tmp_path, monkeypatch):
     monkeypatch.setenv("LSMOOTH_CACHE", str(tmp_path))
     monkeypatch.setenv("LSMOOTH_OFFLINE", "1")
     with pytest.raises(D.DataUnavailableError, match="forbids downloads"):
-        D.load_text("multi30k", "test")
+        TX.load_text("multi30k", "test")
 
 
 def test_tokenizer_cache_is_reproducible_and_reused(tmp_path):
-    sp = TR.tokenizer(V, folder=tmp_path)
-    path = TR.tokenizer_path(V, tmp_path)
+    sp = TX.tokenizer(V, folder=tmp_path)
+    path = TX.tokenizer_path(V, tmp_path)
     assert path.exists() and sp.get_piece_size() == V
     assert [sp.id_to_piece(i) for i in range(4)] == ["<pad>", "<unk>", "<s>", "</s>"]
     # the committed zoo tokenizer is exactly what training it again gives
-    assert path.read_bytes() == TR.tokenizer_path(V).read_bytes()
+    assert path.read_bytes() == TX.tokenizer_path(V).read_bytes()
     mtime = path.stat().st_mtime_ns
-    TR._TOKENIZERS.clear()
-    assert TR.tokenizer(V, folder=tmp_path).encode("A dog runs.") == sp.encode("A dog runs.")
+    TX._TOKENIZERS.clear()
+    assert TX.tokenizer(V, folder=tmp_path).encode("A dog runs.") == sp.encode("A dog runs.")
     assert path.stat().st_mtime_ns == mtime, "a cached tokenizer must not be retrained"
     path.write_bytes(b"not a sentencepiece model")
-    TR._TOKENIZERS.clear()
-    with pytest.raises(TR.TokenizerError, match="Delete it"):
-        TR.tokenizer(V, folder=tmp_path)
+    TX._TOKENIZERS.clear()
+    with pytest.raises(TX.TokenizerError, match="Delete it"):
+        TX.tokenizer(V, folder=tmp_path)
 
 
 def test_tokenizer_round_trip_and_split():
     test = D.load_split("multi30k", "test")
-    sp = TR.tokenizer()
+    sp = TX.tokenizer()
     assert sp.decode(test.tgt[:50]) == test.tgt_text[:50]  # detokenisation is lossless
     assert len(test) == 1000 and test.num_classes == V
     assert len(test.labels) == sum(len(t) + 1 for t in test.tgt)
@@ -81,11 +82,11 @@ def test_tokenizer_round_trip_and_split():
 def test_text_batches_cover_every_sentence_once_and_align_with_labels():
     split = D.load_split("multi30k", "val")
     seen = []
-    for (src, tgt_in), y in TR.text_batches(split, 64, shuffle=True, generator=torch.Generator().manual_seed(0)):
-        assert (tgt_in[:, 0] == TR.BOS).all() and len(y) == int((tgt_in != TR.PAD).sum())
-        seen += [tuple(r[r != TR.PAD].tolist()) for r in src]
+    for (src, tgt_in), y in TX.text_batches(split, 64, shuffle=True, generator=torch.Generator().manual_seed(0)):
+        assert (tgt_in[:, 0] == TX.BOS).all() and len(y) == int((tgt_in != TX.PAD).sum())
+        seen += [tuple(r[r != TX.PAD].tolist()) for r in src]
     assert sorted(seen) == sorted(tuple(s) for s in split.src)
-    ys = torch.cat([y for _, y in TR.text_batches(split, 100)])
+    ys = torch.cat([y for _, y in TX.text_batches(split, 100)])
     assert torch.equal(ys, split.labels)
 
 
@@ -93,17 +94,17 @@ def test_text_batches_cover_every_sentence_once_and_align_with_labels():
 def test_padded_batch_gives_the_logits_of_unpadded_sentences():
     m = _tiny()
     src, tgt = [[5, 6, 7, 8, 9, 10], [11, 12]], [[13, 14], [15, 16, 17, 18, 19]]
-    (x, _), = TR.text_batches(_split(src, tgt), 2)
+    (x, _), = TX.text_batches(_split(src, tgt), 2)
     together = m(x)
-    alone = torch.cat([m((TR.pad_batch([s]), TR.pad_batch([t], bos=True))) for s, t in zip(src, tgt)])
+    alone = torch.cat([m((TX.pad_batch([s]), TX.pad_batch([t], bos=True))) for s, t in zip(src, tgt)])
     assert together.shape == (len(tgt[0]) + len(tgt[1]) + 2, 40)
     assert torch.allclose(together, alone, atol=1e-5)
 
 
 def test_incremental_decoding_equals_teacher_forcing():
     m = _tiny()
-    memory, mask = m.encode(TR.pad_batch([[5, 6, 7]]))
-    tgt_in = TR.pad_batch([[8, 9, 10, 11]], bos=True)
+    memory, mask = m.encode(TX.pad_batch([[5, 6, 7]]))
+    tgt_in = TX.pad_batch([[8, 9, 10, 11]], bos=True)
     cache = {}
     steps = torch.stack([m.decode_step(tgt_in[:, i:i + 1], memory, mask, cache, i) for i in range(5)], 1)
     assert torch.allclose(steps, m.classifier(m.decode(tgt_in, memory, mask)), atol=1e-5)
@@ -119,12 +120,12 @@ def test_templates_are_the_tied_embedding():
 def _greedy(model, src, max_extra):
     out = []
     for s in src:
-        seq = [TR.BOS]
-        memory, mask = model.encode(TR.pad_batch([s]))
+        seq = [TX.BOS]
+        memory, mask = model.encode(TX.pad_batch([s]))
         for _ in range(len(s) + max_extra):
             logits = model.classifier(model.decode(torch.tensor([seq]), memory, mask))[0, -1]
             t = int(logits.argmax())
-            if t == TR.EOS:
+            if t == TX.EOS:
                 break
             seq.append(t)
         out.append(seq[1:])
@@ -142,25 +143,25 @@ def test_wide_beam_finds_the_exhaustive_optimum():
     m = _tiny(K=K, seed=3, d_model=16, heads=2, layers=1, d_ff=32)
     src = [4]
     limit = len(src) + extra
-    memory, mask = m.encode(TR.pad_batch([src]))
-    words = [t for t in range(K) if t not in (TR.PAD, TR.EOS)]
+    memory, mask = m.encode(TX.pad_batch([src]))
+    words = [t for t in range(K) if t not in (TX.PAD, TX.EOS)]
 
     @torch.no_grad()
     def score(seq):  # log p(seq) at temperature T, divided by the length penalty; seq ends with EOS or has `limit` tokens
-        logits = m.classifier(m.decode(torch.tensor([[TR.BOS] + seq[:-1]]), memory, mask))[0] / T
+        logits = m.classifier(m.decode(torch.tensor([[TX.BOS] + seq[:-1]]), memory, mask))[0] / T
         logp = torch.log_softmax(logits, -1)[torch.arange(len(seq)), torch.tensor(seq)].sum()
         return float(logp) / TR.length_penalty(len(seq))
 
     candidates = []
     for n in range(limit):
-        candidates += [list(w) + [TR.EOS] for w in itertools.product(words, repeat=n)]
+        candidates += [list(w) + [TX.EOS] for w in itertools.product(words, repeat=n)]
     candidates += [list(w) for w in itertools.product(words, repeat=limit)]
     best = max(candidates, key=score)
     found = TR.beam_search(m, [src], beam=len(candidates), temperature=T, max_extra=extra)[0]
-    assert found == [t for t in best if t != TR.EOS]
+    assert found == [t for t in best if t != TX.EOS]
     # a narrow beam can only do worse or equal
     narrow = TR.beam_search(m, [src], beam=1, temperature=T, max_extra=extra)[0]
-    narrow_seq = narrow + ([TR.EOS] if len(narrow) < limit else [])
+    narrow_seq = narrow + ([TX.EOS] if len(narrow) < limit else [])
     assert score(narrow_seq) <= score(best) + 1e-9
 
 
@@ -179,7 +180,7 @@ def test_length_penalty_is_gnmt():
 
 # ---------------------------------------------------------------- BLEU
 def test_bleu_plumbing():
-    refs = D.load_text("multi30k", "test")[1][:100]
+    refs = TX.load_text("multi30k", "test")[1][:100]
     assert TR.bleu(refs, refs) == pytest.approx(100.0)
     shuffled = refs[1:] + refs[:1]
     assert TR.bleu(shuffled, refs) < 10
@@ -190,10 +191,10 @@ def test_bleu_plumbing():
 
 def test_translation_entry_records_tokenizer_and_decoding(tmp_zoo):
     rec = Z.train("smoke-transformer-multi30k", progress=False)
-    assert rec["tokenizer"]["sha256"] == TR.tokenizer_sha256()
+    assert rec["tokenizer"]["sha256"] == TX.tokenizer_sha256()
     assert rec["decoding"]["rows"][0]["temperature"] == 1.0 and rec["decoding"]["beam"] == 4
     model, _ = Z.load("smoke-transformer-multi30k", device="cpu")
-    TR.tokenizer_path(V).write_bytes(b"altered")
-    TR._TOKENIZERS.clear()
+    TX.tokenizer_path(V).write_bytes(b"altered")
+    TX._TOKENIZERS.clear()
     with pytest.raises(Z.ZooError, match="tokenizer"):
         Z.load("smoke-transformer-multi30k", device="cpu")

@@ -9,13 +9,14 @@ from functools import lru_cache
 import numpy as np
 import pytest
 import torch
-from conftest import trained_record as rec
+from conftest import entry, trained_record as rec
 
 from lsmooth_lib import data as D, distillation as KD, geometry as G, zoo
-from lsmooth_lib.train import predict
+from lsmooth_lib.infer import predict
 
 pytestmark = pytest.mark.data
-TEACHERS = {0.0: "cpu-resnet20-cifar10-a0-s0", 0.1: "cpu-resnet20-cifar10-a0.1-s0"}
+CPU = dict(preset="cpu", seed=0)
+TEACHERS = {a: entry(family="resnet20-cifar10", alpha=a, **CPU) for a in (0.0, 0.1)}
 
 
 @pytest.fixture(autouse=True)
@@ -23,11 +24,16 @@ def _use_committed_zoo(committed_zoo):
     pass
 
 
+def sweep(family: str) -> list[str]:
+    """The trained seed-0 CPU entries of a family (hard labels, no teacher), by alpha."""
+    return sorted(zoo.select(family=family, trained_only=True, **CPU), key=lambda n: zoo.fields(n)["alpha"])
+
+
 def alexnet_sweep() -> list[str]:
-    names = [n for n in zoo.names("cpu-alexnet-cifar10-a") if n.endswith("-s0") and zoo.record(n)]
+    names = sweep("alexnet-cifar10")
     if len(names) < 3:
         pytest.skip("fewer than three AlexNet sweep entries are trained")
-    return sorted(names, key=lambda n: zoo.record(n)["config"]["alpha"])
+    return names
 
 
 @lru_cache(maxsize=None)
@@ -52,9 +58,7 @@ def test_stability_rises_with_alpha_in_every_sweep():
     """Shen et al.'s S on the test images rises monotonically with alpha (AlexNet: 0.677 at alpha 0 to 0.965 at
     0.6; CIFAR-100 ResNet-20: 0.778 to 0.884; the CIFAR-10 teachers: 0.731 at alpha 0 to 0.811 at 0.1 and higher)."""
     rec(TEACHERS[0.0]), rec(TEACHERS[0.1])
-    sweeps = [alexnet_sweep()] + [sorted((n for n in zoo.names(prefix) if zoo.record(n)),
-                                         key=lambda n: zoo.record(n)["config"]["alpha"])
-                                  for prefix in ("cpu-resnet20-cifar100-a", "cpu-resnet20-cifar10-a")]
+    sweeps = [alexnet_sweep(), sweep("resnet20-cifar100"), sweep("resnet20-cifar10")]
     for names in sweeps:
         s = []
         for n in names:
@@ -82,7 +86,7 @@ def test_label_smoothing_is_distillation_from_a_virtual_teacher():
 
 
 def _student(alpha: float, T: int) -> dict:
-    return rec(f"cpu-alexnet-cifar10-kd-a{alpha:g}-T{T}-s0")
+    return rec(entry(family="alexnet-cifar10-kd", teacher_alpha=alpha, temperature=T, **CPU))
 
 
 def test_a_smoothing_teacher_is_on_par_at_low_temperature_and_collapses_at_t4():
@@ -97,7 +101,8 @@ def test_a_smoothing_teacher_is_on_par_at_low_temperature_and_collapses_at_t4():
     assert acc(_student(0.1, 3)) < acc(_student(0.0, 3)) - 1  # measured 76.26 % vs 77.87 %
     hot = _student(0.1, 4)
     assert acc(hot) < acc(_student(0.0, 4)) - 3
-    no_teacher = [100 * rec(f"cpu-alexnet-cifar10-a0-s{s}")["metrics"]["test"]["acc"] for s in range(3)]
+    no_teacher = [100 * rec(entry(family="alexnet-cifar10", alpha=0.0, preset="cpu", seed=s))["metrics"]["test"]["acc"]
+                  for s in range(3)]
     assert acc(hot) < min(no_teacher) and hot["metrics"]["train"]["acc"] < 0.9 and hot["gamma"] > 0.75
     assert acc(_student(0.0, 4)) > acc(_student(0.0, 1)) and acc(_student(0.0, 3)) > acc(_student(0.0, 1))
 
@@ -106,8 +111,8 @@ def test_label_smoothing_limits_memorisation_of_noisy_labels():
     """Lukasik et al. on our scale (20 % symmetric noise, one run per alpha): test accuracy rises with alpha
     (measured 62.03 / 64.76 / 69.25 % for alpha 0 / 0.1 / 0.3, against 75.43 / 75.97 / 77.00 % on clean labels), and
     the fraction of noisy training labels fitted in the last epoch falls (94.1 / 92.1 / 85.4 %)."""
-    noisy = {a: rec(f"cpu-alexnet-cifar10-noise0.2-a{a:g}-s0") for a in (0.0, 0.1, 0.3)}
-    clean = {a: rec(f"cpu-alexnet-cifar10-a{a:g}-s0") for a in noisy}
+    noisy = {a: rec(entry(family="alexnet-cifar10-noise0.2", alpha=a, **CPU)) for a in (0.0, 0.1, 0.3)}
+    clean = {a: rec(entry(family="alexnet-cifar10", alpha=a, **CPU)) for a in noisy}
     test = [noisy[a]["metrics"]["test"]["acc"] for a in noisy]
     fitted = [noisy[a]["history"][-1]["train_acc"] for a in noisy]
     assert test[0] < test[1] < test[2] and test[2] - test[0] > 0.05

@@ -7,11 +7,12 @@ zoo stops showing it, the chapter's text is wrong.  A measurement whose entries 
 """
 import pytest
 import torch
+from conftest import entry
 
-from lsmooth_lib import calibration as C, claims, data as D, train, zoo
+from lsmooth_lib import calibration as C, claims, data as D, infer, zoo
 
 pytestmark = pytest.mark.data
-SWEEPS = {"alexnet-cifar10": "cpu-alexnet-cifar10-a", "resnet20-cifar100": "cpu-resnet20-cifar100-a"}  # entry prefixes
+SWEEPS = ("alexnet-cifar10", "resnet20-cifar100")  # the registry families of the two CPU sweeps
 
 
 @pytest.fixture(autouse=True)
@@ -26,10 +27,9 @@ def report(name: str) -> dict:
     return claims.calibration(name)
 
 
-def entries(sweep: str, alpha: str) -> list[str]:
+def entries(sweep: str, alpha: float) -> list[str]:
     """Every trained seed of one (sweep, alpha); skips if there is none."""
-    names = [f"{SWEEPS[sweep]}{alpha}-s{s}" for s in range(3)]
-    names = [n for n in names if n in zoo.CONFIGS and zoo.record(n) is not None]
+    names = zoo.select(family=sweep, alpha=alpha, preset="cpu", trained_only=True)
     if not names:
         pytest.skip(f"no trained entry for {sweep}, alpha = {alpha}")
     return names
@@ -37,7 +37,7 @@ def entries(sweep: str, alpha: str) -> list[str]:
 
 def seed0_sweep(sweep: str) -> list[str]:
     """The trained seed-0 entries of a sweep, every alpha."""
-    return [n for n in zoo.names(SWEEPS[sweep]) if n.endswith("-s0") and zoo.record(n) is not None]
+    return zoo.select(family=sweep, preset="cpu", seed=0, trained_only=True)
 
 
 def test_cifar100_smoothing_lands_below_temperature_scaling():
@@ -54,14 +54,14 @@ def test_hard_targets_are_over_confident_and_temperature_scaling_fixes_it(datase
     over-confident (T > 1, confidence above accuracy) and scaling more than halves its ECE and lowers its NLL."""
     c = claims.figure2_temperature_scaling(dataset)
     assert c.values["fitted T"] and all(t > 1 for t in c.values["fitted T"]), c.values
-    for name in entries(dict(cifar10="alexnet-cifar10", cifar100="resnet20-cifar100")[dataset], "0"):
+    for name in entries(dict(cifar10="alexnet-cifar10", cifar100="resnet20-cifar100")[dataset], 0.0):
         r = report(name)
         assert r["conf"] > r["acc"] and r["ece_ts"] < 0.5 * r["ece"] and r["nll_ts"] < r["nll"], name
 
 
 @pytest.mark.parametrize("sweep", SWEEPS)
 def test_temperature_scaling_keeps_every_prediction(sweep):
-    for alpha in ("0", "0.1"):
+    for alpha in (0.0, 0.1):
         for name in entries(sweep, alpha):
             z, _ = zoo.logits(name, "test")
             r = report(name)
@@ -70,7 +70,7 @@ def test_temperature_scaling_keeps_every_prediction(sweep):
 
 def test_large_alpha_makes_the_alexnet_under_confident():
     """The sweep's far end: accuracy above confidence and a fitted T below 1 (the chapter's exercise 3.3)."""
-    r = report("cpu-alexnet-cifar10-a0.3-s0")
+    r = report(entry(family="alexnet-cifar10", alpha=0.3, preset="cpu", seed=0))
     assert r["T"] < 1 and r["acc"] > r["conf"]
 
 
@@ -80,14 +80,14 @@ def test_lowest_ece_is_at_a_small_alpha(sweep):
     names = seed0_sweep(sweep)
     if len(names) < 3:
         pytest.skip(f"fewer than three trained alphas in {sweep}")
-    ece = {zoo.record(n)["config"]["alpha"]: report(n)["ece"] for n in names}
+    ece = {zoo.fields(n)["alpha"]: report(n)["ece"] for n in names}
     best = min(ece, key=ece.get)
     assert 0 < best <= 0.1 and best < max(ece), ece
 
 
 def _after_scaling(sweep: str):
-    hard = report(entries(sweep, "0")[0])
-    smoothed = [report(n) for n in seed0_sweep(sweep) if zoo.record(n)["config"]["alpha"] > 0]
+    hard = report(entries(sweep, 0.0)[0])
+    smoothed = [report(n) for n in seed0_sweep(sweep) if zoo.fields(n)["alpha"] > 0]
     if not smoothed:
         pytest.skip(f"no smoothed model trained in {sweep}")
     return hard, smoothed
@@ -120,17 +120,17 @@ def test_zoo_logits_are_the_models_predictions():
     """The logits the chapter reads are what the model computes: computed and cached from the committed weights
     (ResNet-20, 300 test images checked), or stored in a snapshot that agrees with the record's test metrics
     (AlexNet: the stored float16 logits give the recorded accuracy and NLL)."""
-    name = "cpu-resnet20-cifar100-a0.1-s0"
+    name = entry(family="resnet20-cifar100", alpha=0.1, preset="cpu", seed=0)
     z, y = zoo.logits(name, "test")
     split = D.load_split("cifar100", "test")
     assert torch.equal(y, split.labels) and z.shape == (len(split), 100)
     model, _ = zoo.load(name, device="cpu")
-    fresh = train.predict(model, split.subset(range(300)), device="cpu")
+    fresh = infer.predict(model, split.subset(range(300)), device="cpu")
     assert torch.allclose(z[:300], fresh, atol=1e-4)
     sha = zoo.record(name)["weights"]["sha256"]
     assert (D.cache_dir() / "logits" / f"{name}_test_{sha[:16]}.pt").exists()
     assert zoo.logits(name, "test")[0] is z   # the second call is served from memory
-    snap = "cpu-alexnet-cifar10-a0.1-s0"
+    snap = entry(family="alexnet-cifar10", alpha=0.1, preset="cpu", seed=0)
     z, y = zoo.logits(snap, "test")
     m = zoo.record(snap)["metrics"]["test"]
     assert "snapshot" in zoo.record(snap) and z.shape == (10000, 10)

@@ -7,22 +7,32 @@ functions where one exists.  If a retrained zoo stops showing them, the chapter'
 entries are not trained yet is skipped, not failed.
 """
 import math
-import re
 from functools import lru_cache
 
 import numpy as np
 import pytest
-from conftest import trained_record as rec
+from conftest import entry, trained_record as rec
 
 from lsmooth_lib import claims, data as D, distillation as KD, zoo
-from lsmooth_lib.train import predict
+from lsmooth_lib.infer import predict
 
 pytestmark = pytest.mark.data
-MNIST = {k: f"cpu-mlp{'1200' if 'kd' not in k and k != 'student' else '800'}-mnist-{k}-s{{}}"
-         for k in ("dropout", "ls", "kd-from-dropout", "kd-from-ls")}
-MNIST["student"] = "cpu-mlp800-mnist-s{}"
-CIFAR_TEACHERS = {0.0: "cpu-resnet20-cifar10-a0-s0", 0.1: "cpu-resnet20-cifar10-a0.1-s0"}
-ALL_TEACHERS = {a: f"cpu-resnet20-cifar10-a{a:g}-s0" for a in (0.0, 0.1, 0.3, 0.6)}  # Figure 5's teacher sweep
+# the rows of chapter 5's MNIST table, by their registry fields (every seed of each)
+MNIST = {"dropout": dict(family="mlp1200-mnist", dropout=0.5), "ls": dict(family="mlp1200-mnist", alpha=0.1),
+         "kd-from-dropout": dict(family="mlp800-mnist-kd", teacher_alpha=0.0),
+         "kd-from-ls": dict(family="mlp800-mnist-kd", teacher_alpha=0.1), "student": dict(family="mlp800-mnist")}
+CPU = dict(preset="cpu", seed=0)
+ALL_TEACHERS = {a: entry(family="resnet20-cifar10", alpha=a, **CPU) for a in (0.0, 0.1, 0.3, 0.6)}  # Figure 5's
+CIFAR_TEACHERS = {a: ALL_TEACHERS[a] for a in (0.0, 0.1)}
+
+
+def mnist_entry(key: str, seed: int = 0) -> str:
+    return entry(preset="cpu", seed=seed, **MNIST[key])
+
+
+def alexnet(**fields) -> str:
+    """The seed-0 CPU AlexNet entry with these fields (``family`` defaults to the AlexNet trained on hard labels)."""
+    return entry(**{"family": "alexnet-cifar10", **CPU, **fields})
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +43,7 @@ def _use_committed_zoo(committed_zoo):
 
 def mnist_error(key: str) -> float:
     """Mean test error (%) over the trained seeds of one row of chapter 5's MNIST table."""
-    recs = [zoo.record(MNIST[key].format(s)) for s in range(3)]
-    recs = [r for r in recs if r is not None]
+    recs = [zoo.record(n) for n in zoo.select(preset="cpu", trained_only=True, **MNIST[key])]
     if not recs:
         pytest.skip(f"no seed of {MNIST[key]} is trained yet")
     return float(np.mean([100 * (1 - r["metrics"]["test"]["acc"]) for r in recs]))
@@ -49,15 +58,15 @@ def _mnist_gamma(name: str, temperature: float) -> float:
 def test_gamma_of_the_label_smoothing_teacher_is_about_alpha():
     """Chapter 5's consistency check on a real teacher: gamma of the MNIST teacher trained with alpha = 0.1, at
     T = 1 over the training set, is close to 0.1 (measured 0.113) -- and is what its student's record holds."""
-    name = MNIST["ls"].format(0)
+    name = mnist_entry("ls")
     rec(name)
     gamma = _mnist_gamma(name, 1.0)
     assert gamma == pytest.approx(0.1, abs=0.03)
-    assert rec(MNIST["kd-from-ls"].format(0))["gamma"] == pytest.approx(gamma, abs=1e-6)
+    assert rec(mnist_entry("kd-from-ls"))["gamma"] == pytest.approx(gamma, abs=1e-6)
 
 
 def test_the_dropout_teacher_smooths_far_less_at_t1_and_temperature_raises_gamma():
-    name = MNIST["dropout"].format(0)
+    name = mnist_entry("dropout")
     rec(name)
     gammas = [_mnist_gamma(name, t) for t in (1.0, 2.0, 4.0, 8.0)]
     assert gammas[0] < 0.05
@@ -87,9 +96,10 @@ def test_mutual_information_stays_in_range_and_rises_then_falls(alpha):
 
 def test_figure5_results_group_every_trained_entry():
     res = KD.figure5_results()
-    prefixes = ("cpu-resnet20-cifar10-a", "cpu-alexnet-cifar10-a", "cpu-alexnet-cifar10-kd-a0-T")
-    trained = [n for n in zoo.trained() if n.startswith(prefixes) or (n.startswith("cpu-alexnet-cifar10-kd-a")
-                                                                      and re.search(r"-T1-s\d+$", n))]
+    cpu = dict(preset="cpu", trained_only=True)
+    trained = (set(zoo.select(family=("resnet20-cifar10", "alexnet-cifar10"), **cpu))  # teachers, LS students
+               | set(zoo.select(family="alexnet-cifar10-kd", teacher_alpha=0.0, **cpu))  # hard teacher, every T
+               | set(zoo.select(family="alexnet-cifar10-kd", temperature=1, **cpu)))  # LS teachers at T = 1
     counted = (sum(len(v) for v in res["teacher"].values()) + sum(len(v) for v in res["student"].values())
                + sum(len(p["acc"]) for g in ("from_hard", "from_ls") for p in res[g].values()))
     assert counted == len(trained)
@@ -159,13 +169,19 @@ def test_the_smoothest_targets_are_under_fit_by_the_cpu_schedule():
     targets, not with near-uniform ones (train accuracy: T = 1 student 99.5 %, T = 16 student 72 %; the baseline
     at alpha 0.9 62 %)."""
     res = KD.figure5_results()
-    train = {n: rec(n)["metrics"]["train"]["acc"] for n in zoo.trained() if n.startswith("cpu-alexnet-cifar10-")
-             and "noise" not in n}
-    if "cpu-alexnet-cifar10-kd-a0-T16-s0" not in train or "cpu-alexnet-cifar10-a0.9-s0" not in train:
+
+    def train(**fields):
+        return rec(alexnet(**fields))["metrics"]["train"]["acc"]
+
+    def student(T):
+        return train(family="alexnet-cifar10-kd", teacher_alpha=0.0, temperature=T)
+
+    if zoo.record(alexnet(family="alexnet-cifar10-kd", teacher_alpha=0.0, temperature=16)) is None \
+            or zoo.record(alexnet(alpha=0.9)) is None:
         pytest.skip("the T = 16 student or the alpha = 0.9 baseline is not trained")
-    assert train["cpu-alexnet-cifar10-kd-a0-T1-s0"] > 0.99 and train["cpu-alexnet-cifar10-a0.3-s0"] > 0.99
-    assert train["cpu-alexnet-cifar10-kd-a0-T16-s0"] < 0.8 and train["cpu-alexnet-cifar10-a0.9-s0"] < 0.7
-    students = [train[f"cpu-alexnet-cifar10-kd-a0-T{t:g}-s0"] for t in res["from_hard"]]
+    assert student(1) > 0.99 and train(alpha=0.3) > 0.99
+    assert student(16) < 0.8 and train(alpha=0.9) < 0.7
+    students = [student(t) for t in res["from_hard"]]
     assert all(a > b for a, b in zip(students, students[1:]))  # hotter teacher, worse fit
 
 
@@ -192,7 +208,7 @@ def test_students_of_smoothing_teachers_as_measured():
 
 def test_temperature_sweep_holds_every_soft_student_and_agrees_with_figure5():
     sweep, fig5 = KD.temperature_sweep(), KD.figure5_results()
-    students = [n for n in zoo.trained() if n.startswith("cpu-alexnet-cifar10-kd-")]
+    students = zoo.select(family="alexnet-cifar10-kd", preset="cpu", trained_only=True)
     assert sum(len(p["acc"]) for points in sweep.values() for p in points.values()) == len(students)
     assert sweep.get(0.0, {}) == fig5["from_hard"]
     for alpha, p in fig5["from_ls"].items():

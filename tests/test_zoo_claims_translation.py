@@ -7,12 +7,12 @@ validation tokens, teacher forcing; BLEU from the records' decoding sweeps, beam
 showing them, the chapter's text is wrong.  A measurement whose entries are not trained yet is skipped.
 """
 import pytest
-from conftest import trained_record as rec
+from conftest import entry, trained_record as rec
 
 from lsmooth_lib import claims, zoo
 
 pytestmark = pytest.mark.data
-HARD, LS = "cpu-transformer-multi30k-a0-s0", "cpu-transformer-multi30k-a0.1-s0"
+HARD, LS = (entry(family="transformer-multi30k", alpha=a, preset="cpu", seed=0) for a in (0.0, 0.1))
 
 
 @pytest.fixture(autouse=True)
