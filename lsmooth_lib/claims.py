@@ -161,7 +161,7 @@ def _make(id, section, claim, paper, setting, values, effect, noise_, n_seeds, *
     v, why = _rule(_finite(effect), _finite(noise_), n_seeds, kind=kind, margin=margin, same_setting=same_setting,
                    fitted=fitted, available=available)
     if not fitted and available:
-        why = why.replace("under-fit substitute", f"under-fit: train accuracy {100 * fit:.0f} %")
+        why = why.replace("under-fit substitute", f"under-fit: train accuracy {100 * fit:.1f} % < {100 * FIT_ACC:.0f} %")
     return Claim(id, section, claim, paper, setting, values, int(n_seeds), _finite(effect), _finite(noise_), v,
                  "; ".join(s for s in (why, note) if s), unit, detail or {})
 

@@ -1071,3 +1071,33 @@ def draw_feature_norms(fig: Figure, alpha: float, norms: dict) -> Figure:
     ax.set_title(f"feature norms, alpha = {alpha:g} (dashed: means)")
     _legend_below(fig)
     return fig
+
+
+def draw_risk_coverage(fig: Figure, curves: dict, title: str | None = None) -> Figure:
+    """Chapter 6 (selective classification): risk against coverage, one line per entry of ``curves``
+    (``label -> lsmooth_lib.selective.risk_coverage(...)``).  The colour is the model's role (the alpha in the label:
+    blue hard targets, green label smoothing); the confidence is told by the line style: solid for the maximum softmax
+    probability, dashed where the label says "normalised".  Dotted grey: the best ranking the error rate allows (the
+    floor of the AURC), for each distinct error rate."""
+    import numpy as np
+    use_style()
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    floors = {}
+    for label, c in curves.items():
+        ls = "--" if "normalis" in label else "-"
+        ax.plot(c["coverage"].numpy(), c["risk"].numpy(), ls=ls, lw=1.6, color=role_color(label),
+                label=f"{label}: AURC {c['aurc']:.4f}")
+        floors.setdefault(round(c["error"], 4), len(c["coverage"]))
+    for e, n in floors.items():
+        k = np.arange(1, n + 1)
+        ax.plot(k / n, np.clip(k - (1 - e) * n, 0, None) / k, ls=":", color=COLORS["neutral"], lw=1)
+    ax.plot([], [], ls=":", color=COLORS["neutral"], label="perfect ranking (the floor of the AURC)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("coverage (fraction of test images answered)")
+    ax.set_ylabel("risk (error rate among the answered)")
+    _legend_below(fig, ncols=1)
+    if title:
+        ax.set_title(title)
+    return fig

@@ -53,10 +53,10 @@ def _alexnet_cpu(alpha: float, seed: int) -> dict:
                 preset="cpu", description="TF-tutorial AlexNet (no LRN), 24x24 centre crops, no augmentation")
 
 
-def _resnet20_cpu(dataset: str, alpha: float, seed: int, epochs: int = 11, **extra) -> dict:
+def _resnet20_cpu(dataset: str, alpha: float, seed: int, epochs: int, **extra) -> dict:
     # CPU-budget preset for the CIFAR ResNet: ResNet-20 (16/32/64) on 24x24 centre crops (half the
-    # arithmetic of 32x32, the AlexNet's input pipeline), no augmentation, 11 epochs: ~25 minutes on
-    # one core of the 2-core machine.  The paper's ResNet-56 is the GPU presets' business (below).
+    # arithmetic of 32x32, the AlexNet's input pipeline), no augmentation, as many epochs as it takes to fit the
+    # training set: 30 on CIFAR-100 (~30-60 minutes on one core of the 2-core machine), 15 on CIFAR-10.  The paper's ResNet-56 is the GPU presets' business (below).
     return dict(dataset=dataset, model="resnet20", model_kwargs={"input_size": 24}, alpha=alpha, epochs=epochs,
                 batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4, schedule="cosine",
                 augment=None, seed=seed, preset="cpu",
@@ -129,8 +129,10 @@ for _a in (0.0, 0.05, 0.1, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9):  # 0.9: the baselin
 for _a in (0.0, 0.1):
     for _s in (1, 2):
         CONFIGS[f"cpu-alexnet-cifar10-a{_a:g}-s{_s}"] = _alexnet_cpu(_a, _s)
-for _a in (0.0, 0.05, 0.1, 0.2):
-    CONFIGS[f"cpu-resnet20-cifar100-a{_a:g}-s0"] = _resnet20_cpu("cifar100", _a, 0)
+# Issue 16: 30 epochs, so that the network fits its training set (11 epochs reached two thirds of it; a pilot of 30 vs
+# 50 epochs reached 99.6 % train accuracy at 30: the cheaper recipe wins), alpha 0, 0.05, 0.1 and seeds 1-2 at 0, 0.05.
+for _a, _s in [(0.0, 0), (0.05, 0), (0.1, 0), (0.0, 1), (0.05, 1), (0.0, 2), (0.05, 2)]:
+    CONFIGS[f"cpu-resnet20-cifar100-a{_a:g}-s{_s}"] = _resnet20_cpu("cifar100", _a, _s, epochs=30)
 for _a in (0.0, 0.1):  # chapter 4's translation models
     CONFIGS[f"cpu-transformer-multi30k-a{_a:g}-s0"] = _transformer_cpu(_a, 0)
 for _a in (0.0, 0.1, 0.3, 0.6):  # the distillation teachers of chapter 5 (15 epochs: they must fit CIFAR-10)

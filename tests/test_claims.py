@@ -77,7 +77,7 @@ def test_verdict_rejects_a_rule_without_its_margin_or_an_unknown_kind(kw):
 def test_a_claim_explains_an_under_fit_verdict():
     c = C._make("x", "§0", "a claim", "paper", "setting", {"a": [1.0, 1.1, 1.2], "b": [2.0, 2.1, 2.2]}, 1.0, 0.1, 3,
                 fit=0.67)
-    assert c.verdict == I and "under-fit: train accuracy 67 %" in c.note
+    assert c.verdict == I and "under-fit: train accuracy 67.0 % < 99 %" in c.note
     assert C._make("x", "§0", "c", "p", "s", {}, 1.0, 0.1, 3, fit=0.995).verdict == K
 
 

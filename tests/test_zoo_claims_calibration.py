@@ -40,12 +40,13 @@ def seed0_sweep(sweep: str) -> list[str]:
     return zoo.select(family=sweep, preset="cpu", seed=0, trained_only=True)
 
 
-def test_cifar100_smoothing_lands_below_temperature_scaling():
-    """The CIFAR-100 row as the chapter quotes it (one seed, so its claim is inconclusive): alpha = 0.05 lowers the ECE
-    (0.064 -> 0.017) and lands below the temperature-scaled hard-target model (0.026; the paper: 0.024 vs 0.021)."""
+def test_cifar100_smoothing_lowers_the_ece_but_not_to_temperature_scaling():
+    """The CIFAR-100 row as the chapter quotes it (one seed, so its claim is inconclusive): the 30-epoch ResNet-20 is
+    badly over-confident, alpha = 0.05 halves its ECE (measured 0.281 -> 0.145) but stays well above the
+    temperature-scaled hard-target model (0.026; the paper: 0.024 vs 0.021)."""
     c = claims.table3_ece("cifar100")
     (hard,), (ls,), (ts,) = c.values["alpha 0"], c.values["alpha 0.05"], c.values["alpha 0, temperature-scaled"]
-    assert ls < ts < hard, c.values
+    assert ts < ls < hard, c.values
 
 
 @pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
@@ -74,9 +75,17 @@ def test_large_alpha_makes_the_alexnet_under_confident():
     assert r["T"] < 1 and r["acc"] > r["conf"]
 
 
-@pytest.mark.parametrize("sweep", SWEEPS)
+def test_cifar100_ece_falls_over_the_trained_alphas():
+    """The CIFAR-100 sweep (alpha 0, 0.05, 0.1; the 30-epoch models) has no alpha large enough to overshoot: its ECE
+    at T = 1 falls at every step (measured 0.281, 0.145, 0.078)."""
+    ece = [report(n)["ece"] for n in sorted(seed0_sweep("resnet20-cifar100"), key=lambda n: zoo.fields(n)["alpha"])]
+    assert len(ece) >= 3 and all(a > b for a, b in zip(ece, ece[1:])), ece
+
+
+@pytest.mark.parametrize("sweep", ["alexnet-cifar10"])
 def test_lowest_ece_is_at_a_small_alpha(sweep):
-    """The chapter: the ECE at T = 1 is lowest at a small alpha (not at 0, not at the largest trained value)."""
+    """The chapter: the ECE at T = 1 of the AlexNet sweep is lowest at a small alpha (not at 0, not at the largest
+    trained value: larger alphas overshoot into under-confidence)."""
     names = seed0_sweep(sweep)
     if len(names) < 3:
         pytest.skip(f"fewer than three trained alphas in {sweep}")
@@ -110,8 +119,8 @@ def test_after_scaling_the_alexnet_gains_nothing_from_smoothing():
 
 
 def test_after_scaling_the_cifar100_resnet20_keeps_an_edge_from_smoothing():
-    """Pinned as measured, *not* Wang et al.'s finding: the under-trained ResNet-20 (about 68 % training accuracy) is
-    better calibrated after scaling with smoothing than without.  If this flips, update chapter 3's text."""
+    """Pinned as measured, *not* Wang et al.'s finding: the CIFAR-100 ResNet-20 (30 epochs, one seed per alpha) is
+    slightly better calibrated after scaling with smoothing than without.  If this flips, update chapter 3's text."""
     hard, smoothed = _after_scaling("resnet20-cifar100")
     assert min(r["ece_ts"] for r in smoothed) < hard["ece_ts"]
 

@@ -23,13 +23,16 @@ def test_smoothing_tightens_the_alexnets_training_clusters_several_fold():
     assert max(c.values["alpha 0.1"]) < min(c.values["alpha 0"]) / 5, c.values
 
 
-def test_under_fit_resnet_shows_almost_no_tightening():
-    """Measured, not the paper's claim: the CPU ResNet-20 on CIFAR-100 (~66 % train accuracy) tightens by a few per
-    cent only (0.464 -> 0.450); its claim is inconclusive (under-fit, one seed) and chapter 2 says so."""
+def test_cifar100_resnet_tightens_far_less_than_the_alexnet():
+    """Measured, not the paper's claim: the 30-epoch ResNet-20 on CIFAR-100 (fits its training set at alpha 0, just
+    short of 99 % at 0.1) tightens its training clusters by about a fifth (0.265 -> 0.218), far from the AlexNet's
+    several-fold; its claim is inconclusive (one seed) and chapter 2 says so."""
     c = claims.figure1_tightness("cifar100")
     (hard,), (ls,) = c.values["alpha 0"], c.values["alpha 0.1"]
-    assert 0.95 * hard < ls < hard, (hard, ls)
-    assert "under-fit" in c.note
+    assert 0.5 * hard < ls < 0.9 * hard, (hard, ls)
+    alex = claims.figure1_tightness("cifar10")
+    assert max(alex.values["alpha 0.1"]) < 0.5 * min(alex.values["alpha 0"])
+    assert c.verdict == claims.INCONCLUSIVE
 
 
 def test_validation_clusters_are_looser_than_training_clusters():
