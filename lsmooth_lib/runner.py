@@ -87,12 +87,7 @@ def estimate(name: str, device: str = "cuda", scale: float = 1.0, overrides: dic
 
 
 # ---------------------------------------------------------------- archive parts
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+_sha256_file = Z.sha256   # one hash function for every zoo file (records, manifests, imports)
 
 
 def _tar_bytes(sizes) -> int:
