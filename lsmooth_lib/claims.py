@@ -17,13 +17,15 @@ The noise is twice the standard error of the effect over seeds (:func:`noise`). 
 differ ("similar accuracy", "no better than") use an equivalence rule with a margin the claim states.
 
 Entries are found with :func:`lsmooth_lib.zoo.select` (trained entries only, never by parsing names); where both
-presets are trained, a claim uses the one closest to the paper (:func:`select_groups`).  A claim with no trained
+presets are trained, a claim uses the one closest to the paper that has the seeds to decide it (:func:`select_groups`;
+:func:`on_preset` reads one preset only).  A claim with no trained
 entry is ``inconclusive`` with 0 seeds.  ``python -m lsmooth_lib claims [--json] [PATTERN]`` prints the table.
 """
 from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
@@ -171,18 +173,38 @@ def _out_of_reach(id, section, claim, paper, why) -> Claim:
 
 
 # ---------------------------------------------------------------- finding entries
+_ONLY = {"preset": None}  # set by :func:`on_preset`
+
+
+@contextmanager
+def on_preset(preset: str):
+    """Within this block every claim reads one preset only (``"gpu"`` or ``"cpu"``): appendix A shows the
+    paper-scale entries beside the CPU ones this way.  Outside it :func:`select_groups` chooses."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}; got {preset!r}")
+    before, _ONLY["preset"] = _ONLY["preset"], preset
+    try:
+        yield
+    finally:
+        _ONLY["preset"] = before
+
+
 def select_groups(groups: dict, **common) -> tuple[str, dict]:
-    """The trained entries of each group, ``{label: [names by seed]}``, from one preset: the one closest to the paper
-    (``gpu``, then ``cpu``) in which every group has a trained entry; else the CPU preset's (possibly empty) groups.
-    ``groups`` maps a label to :func:`lsmooth_lib.zoo.select` fields; ``common`` fields apply to every group."""
-    found = {}
-    for preset in PRESETS:
-        found = {label: sorted(zoo.select(trained_only=True, preset=preset, **common, **f),
-                               key=lambda n: zoo.fields(n)["seed"])
-                 for label, f in groups.items()}
-        if all(found.values()):
-            return preset, found
-    return PRESETS[-1], found
+    """The trained entries of each group, ``{label: [names by seed]}``, from one preset.  The choice: the preset
+    closest to the paper (``gpu``, then ``cpu``) in which every group has :data:`MIN_SEEDS` seeds, so that a verdict
+    can be reached; else the closest one in which every group has a trained entry; else the CPU preset's (possibly
+    empty) groups.  So one GPU seed shows the paper's scale until the CPU preset has the seeds to decide, and three
+    GPU seeds take over from the CPU.  ``groups`` maps a label to :func:`lsmooth_lib.zoo.select` fields; ``common``
+    fields apply to every group; inside :func:`on_preset` only that preset is read."""
+    presets = (_ONLY["preset"],) if _ONLY["preset"] else PRESETS
+    found = {preset: {label: sorted(zoo.select(trained_only=True, preset=preset, **common, **f),
+                                    key=lambda n: zoo.fields(n)["seed"])
+                      for label, f in groups.items()} for preset in presets}
+    for need in (MIN_SEEDS, 1):
+        for preset in presets:
+            if all(len(names) >= need for names in found[preset].values()):
+                return preset, found[preset]
+    return presets[-1], found[presets[-1]]
 
 
 def _names(groups: dict) -> list:
@@ -251,7 +273,7 @@ def _setting(preset: str, groups: dict, extra: str = "") -> str:
         fit = f"{100 * min(flat):.1f}-{100 * max(flat):.1f} %"
     text = " / ".join(descs) + (f"; train accuracy {fit}" if fit else "")
     if preset == "gpu":
-        text += "; the GPU preset (the paper's network on a shorter schedule), preferred to the CPU one"
+        text += "; the GPU preset (the paper's network on a shorter schedule)"
     return text + (f"; {extra}" if extra else "")
 
 
@@ -759,7 +781,8 @@ def figure5_data() -> tuple[str, dict, dict]:
     shape of :func:`lsmooth_lib.distillation.figure5_results` (test accuracies as fractions, gammas)."""
     base = dict(dataset="cifar10", label_noise=0.0)
     preset, core = select_groups({"teacher": dict(model=FIGURE5_TEACHERS, teacher=None, alpha=0.0),
-                                  "student": dict(model="alexnet", teacher=None, alpha=0.0)}, **base)
+                                  "student": dict(model="alexnet", teacher=None, alpha=0.0),
+                                  "distilled": dict(model="alexnet", family="alexnet-cifar10-kd")}, **base)
 
     def pick(**f):
         return sorted(zoo.select(trained_only=True, preset=preset, **base, **f),
@@ -1180,6 +1203,35 @@ def markdown_table(claims) -> str:
     lines += ["| " + " | ".join(cell(x) for x in (f"**{c.id}**: {c.claim}", c.section, c.paper, c.setting,
                                                     values_text(c), effect_text(c), c.n_seeds, c.verdict, c.note))
               + " |" for c in claims]
+    return "\n".join(lines)
+
+
+def by_preset() -> list[tuple[Claim, Claim]]:
+    """``[(on the GPU preset, on the CPU preset)]``: every claim that the GPU preset's trained entries can be
+    measured on (at least one seed in each of its groups), computed on each preset alone (:func:`on_preset`), for
+    appendix A's paper-scale table."""
+    pairs = []
+    for measure in _registry().values():
+        with on_preset("gpu"):
+            gpu = measure()
+        if gpu.n_seeds >= 1:
+            with on_preset("cpu"):
+                pairs.append((gpu, measure()))
+    return pairs
+
+
+def preset_table(pairs) -> str:
+    """:func:`by_preset`'s pairs as one Markdown table: the claim, then values, effect, seeds and verdict on the
+    GPU preset and on the CPU preset."""
+    def cell(text):
+        return str(text).replace("|", "\\|").replace("\n", " ")
+    lines = ["| claim | GPU preset: our values | effect ± noise | seeds | verdict "
+             "| CPU preset: our values | effect ± noise | seeds | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for gpu, cpu in pairs:
+        lines.append("| " + " | ".join(cell(x) for x in (
+            f"**{gpu.id}**: {gpu.claim}", values_text(gpu), effect_text(gpu), gpu.n_seeds, gpu.verdict,
+            values_text(cpu), effect_text(cpu), cpu.n_seeds, cpu.verdict)) + " |")
     return "\n".join(lines)
 
 

@@ -12,7 +12,13 @@ commit their weights, which are then smaller than what the chapters read, and ru
 Arrays of an image classifier's snapshot (``K`` classes, ``d`` penultimate units):
 
 * ``templates`` ``(K, d + 1)`` float32 -- the class templates ``[w_k, b_k]`` (chapter 2);
-* ``logits_val``, ``logits_test`` (and ``logits_train`` for a distillation teacher) float16;
+* ``logits_val``, ``logits_test`` float16, for models of at most :data:`LOGITS_MAX_CLASSES` classes; a
+  100-class model's would take 3 MB per entry (ten times a CIFAR-10 model's), more than the tree's budget can
+  give each paper-scale run, so such a snapshot keeps chapter 3's reliability diagram instead:
+  ``reliability_t1`` and ``reliability_ts`` ``(3, 15)`` float32 (rows: count, mean confidence, accuracy of the
+  test split's 15 bins at T = 1 and at ``reliability_T``, the temperature fitted on the validation split); the
+  record's ``calibration`` holds the ECE, NLL and accuracy of both;
+* ``logits_train`` float16 for a teacher whose students train on cached logits (no augmentation: chapter 5);
 * ``probe_train_features`` / ``probe_val_features`` float16 with ``probe_*_labels`` -- the first
   :data:`PROBE_N` examples of each class a chapter projects (:data:`PROBE_CLASSES`), in dataset order;
 * ``norms_test`` float16 -- the norm of every test image's penultimate activation.
@@ -32,11 +38,13 @@ import torch
 
 from . import data as D
 from . import translation as TR
-from .calibration import calibration_table, fit_temperature
+from .calibration import calibration_table, fit_temperature, reliability_bins
 from .geometry import confused_triple
 from .infer import predict
 
 SNAPSHOT_ABOVE_BYTES = 1_000_000   # fp16 weights above this size are replaced in git by a snapshot
+LOGITS_MAX_CLASSES = 10            # whole-split logits are kept for models of at most this many classes
+RELIABILITY_BINS = 15              # the bins of the stored reliability diagrams (chapter 3's)
 PROBE_N = 100                      # examples per class, as in the paper's Figure 1
 # The classes whose activations a chapter projects: every class of CIFAR-10 (chapter 2's sliders and live
 # explorer), Figure 1's CIFAR-100 classes (plus the model's most confused pair and a distant class: row 3),
@@ -83,15 +91,20 @@ def build(model, config: dict, teacher: bool = False, decoding_temperatures=(), 
     splits = {s: optional_split(ds, s, config.get("limit")) for s in D.SPLITS}
     outputs = outputs or {}
     out = {"templates": model.templates.detach().float().cpu().numpy()}
-    for s in ("train", "val", "test") if teacher else ("val", "test"):
-        if splits[s] is not None:
-            out[f"logits_{s}"] = _half(outputs[s][1] if s in outputs else predict(model, splits[s], batch_size=500))
+    logits = {s: (outputs[s][1] if s in outputs else predict(model, splits[s], batch_size=500))
+              for s in (("train", "val", "test") if teacher else ("val", "test")) if splits[s] is not None}
+    if teacher and "train" in logits:
+        out["logits_train"] = _half(logits["train"])
+    if model.classifier.out_features <= LOGITS_MAX_CLASSES:
+        out.update({f"logits_{s}": _half(logits[s]) for s in ("val", "test") if s in logits})
+    elif "val" in logits and "test" in logits:
+        out.update(reliability_arrays(logits["val"], splits["val"].labels, logits["test"], splits["test"].labels))
     probe = PROBE_CLASSES.get(ds, ())
     if probe == "all":
         classes = list(range(model.classifier.out_features))
     else:
         val = splits["val"]
-        confused = confused_triple(out["logits_val"].astype(np.float32), val.labels, out["templates"]) if probe else []
+        confused = confused_triple(logits["val"].float(), val.labels, out["templates"]) if probe else []
         classes = list(dict.fromkeys([val.class_index(c) for c in probe] + confused))
         if confused:
             out["confused_triple"] = np.array(confused, dtype=np.int32)
@@ -131,6 +144,30 @@ def _build_text(model, config: dict, temperatures, progress: bool) -> dict:
         out["examples_temperature"] = np.array([float(t) for t in temperatures])
         out["examples"] = np.array([TR.translate(model, src, temperature=t) for t in temperatures])
     return out
+
+
+def reliability_arrays(logits_val, labels_val, logits_test, labels_test) -> dict:
+    """The stored reliability diagram of a many-class model (module docstring): the test split's bins at T = 1
+    and at the temperature fitted on the validation split, as ``(3, bins)`` float32 arrays (count, mean
+    confidence, accuracy), and that temperature."""
+    t = fit_temperature(logits_val, labels_val)
+    out = {"reliability_T": np.array(t, dtype=np.float32)}
+    for key, temp in (("reliability_t1", 1.0), ("reliability_ts", t)):
+        b = reliability_bins(logits_test, labels_test, RELIABILITY_BINS, temp)
+        out[key] = np.stack([b[k].double().numpy() for k in ("count", "conf", "acc")]).astype(np.float32)
+    return out
+
+
+def stored_reliability(arrays: dict, fitted: bool) -> dict | None:
+    """The bins :func:`reliability_arrays` stored (``{count, conf, acc}`` tensors, as
+    :func:`lsmooth_lib.calibration.reliability_bins` returns them), at T = 1 or at the fitted T; ``None`` where
+    the snapshot keeps logits instead."""
+    key = "reliability_ts" if fitted else "reliability_t1"
+    if key not in arrays:
+        return None
+    count, conf, acc = (torch.from_numpy(a.astype(np.float64)) for a in arrays[key])
+    return {"edges": torch.linspace(0, 1, len(count) + 1, dtype=torch.float64), "count": count, "acc": acc,
+            "conf": conf}
 
 
 def save(arrays: dict, path: Path) -> None:

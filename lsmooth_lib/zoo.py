@@ -31,7 +31,7 @@ from . import geometry as G
 from . import snapshot as S
 from . import text as TX
 from . import translation as TR
-from .calibration import calibration_report, fit_temperature
+from .calibration import calibration_report, fit_temperature, reliability_bins
 from .files import ZOO_ENV, zoo_dir  # noqa: F401 (ZOO_ENV: re-exported, zoo.ZOO_ENV)
 from .infer import evaluate, hardware, pick_device, predict
 from .kd import equivalent_smoothing
@@ -373,8 +373,14 @@ def storage(name: str) -> str:
 
 
 def is_teacher(name: str) -> bool:
-    """Whether another configured entry is distilled from this one (its snapshot then keeps training logits)."""
+    """Whether another configured entry is distilled from this one."""
     return any(c.get("teacher") == name for c in CONFIGS.values())
+
+
+def caches_teacher_logits(name: str) -> bool:
+    """Whether a student of this entry trains on its cached training logits (a student without augmentation,
+    chapter 5's CPU students): its snapshot then keeps them.  Students that augment run the teacher online."""
+    return any(c.get("teacher") == name and not complete_config(c)["augment"] for c in CONFIGS.values())
 
 
 def _write_json(path: Path, obj: dict) -> None:
@@ -510,7 +516,7 @@ def finalize(name: str, model=None, progress: bool = False, device=None) -> dict
         train_split = D.load_split(cfg["dataset"], "train", limit=cfg["limit"])
         rec["gamma"] = equivalent_smoothing(predict(teacher, train_split), train_split.labels, cfg["distill_temperature"])
     if storage(name) == "snapshot":
-        arrays = S.build(model, cfg, teacher=is_teacher(name), decoding_temperatures=DECODING_TEMPERATURES,
+        arrays = S.build(model, cfg, teacher=caches_teacher_logits(name), decoding_temperatures=DECODING_TEMPERATURES,
                          progress=progress, outputs=outputs)
         snap = snapshot_path(name)
         S.save(arrays, snap)
@@ -719,6 +725,20 @@ def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch
     D.atomic_write(path, lambda fh: torch.save({"logits": out, "labels": split_data.labels}, fh))
     _LOGITS[key] = out
     return out, split_data.labels
+
+
+def reliability(name: str, fitted: bool = False) -> tuple[dict, float]:
+    """Chapter 3's reliability diagram of an image entry on the test split: ``(bins, T)``, the bins of
+    :func:`lsmooth_lib.calibration.reliability_bins` at T = 1 (``fitted=False``) or at the temperature fitted on
+    the validation split, and that temperature.  From the logits where the entry has them, else from the bins its
+    snapshot stores (a 100-class model's, :mod:`lsmooth_lib.snapshot`)."""
+    stored = S.stored_reliability(snapshot(name), fitted)
+    if stored is not None:
+        return stored, float(snapshot(name)["reliability_T"])
+    z_val, y_val = logits(name, "val")
+    t = fit_temperature(z_val, y_val)
+    z, y = logits(name, "test")
+    return reliability_bins(z, y, temperature=t if fitted else 1.0), t
 
 
 def probe_features(name: str, split: str, classes, n: int = 100):

@@ -137,6 +137,35 @@ def test_a_preset_missing_one_side_is_not_mixed_with_another(tmp_zoo):
     assert c.verdict == K        # similar within the 0.5-point margin, 3 seeds each
 
 
+def test_the_preset_that_can_decide_is_preferred_to_one_seed_closer_to_the_paper(tmp_zoo):
+    """One GPU seed per alpha and three CPU seeds: the claim reads the CPU seeds (a verdict can be reached there);
+    with one CPU seed as well, the GPU entries (closer to the paper); :func:`on_preset` reads one preset only."""
+    for alpha in (0.0, 0.1):
+        _fake(tmp_zoo, entry(family="alexnet-cifar10", alpha=alpha, seed=0, preset="gpu"), 0.80 + alpha)
+        _fake(tmp_zoo, entry(family="alexnet-cifar10", alpha=alpha, seed=0, preset="cpu"), 0.75 + alpha)
+    c = C.table2_accuracy("cifar10")
+    assert "gpu preset" in c.setting and c.values["alpha 0"] == [80.0] and c.n_seeds == 1 and c.verdict == I
+    for alpha in (0.0, 0.1):
+        for seed in (1, 2):
+            _fake(tmp_zoo, entry(family="alexnet-cifar10", alpha=alpha, seed=seed, preset="cpu"), 0.75 + alpha)
+    c = C.table2_accuracy("cifar10")
+    assert "cpu preset" in c.setting and c.values["alpha 0"] == [75.0] * 3 and c.n_seeds == 3
+    assert c.verdict == N   # +10 points with smoothing: not "similar"
+    with C.on_preset("gpu"):
+        g = C.table2_accuracy("cifar10")
+    assert "gpu preset" in g.setting and g.values["alpha 0"] == [80.0] and g.n_seeds == 1
+    assert C.table2_accuracy("cifar10").n_seeds == 3     # the block leaves the choice as it was
+    pairs = {gpu.id: (gpu, cpu) for gpu, cpu in C.by_preset()}
+    assert "table2-cifar10" in pairs and "fig4-bleu" not in pairs   # no GPU Transformer
+    gpu, cpu = pairs["table2-cifar10"]
+    assert gpu.values["alpha 0"] == [80.0] and cpu.values["alpha 0"] == [75.0] * 3
+    table = C.preset_table(C.by_preset())
+    assert table.count("\n| **table2-cifar10**") == 1 and "(3 seeds)" in table and "(1 seed)" in table
+    with pytest.raises(ValueError, match="preset must be one of"):
+        with C.on_preset("tpu"):
+            pass
+
+
 # ---------------------------------------------------------------- every claim on the committed zoo
 EXPECTED = {  # the verdicts on the committed zoo; a change of one is a change of the book's prose
     "table1-literature": H,
@@ -191,8 +220,10 @@ def test_every_positive_verdict_rests_on_three_seeds_and_an_effect_above_its_noi
 
 @pytest.mark.data
 def test_the_substitutes_are_named_as_what_they_are(committed):
-    row = committed["table2-cifar100"]
-    assert "ResNet-20" in row.setting and "ResNet-56" not in row.setting
+    row = committed["table2-cifar10"]
+    assert "AlexNet (TF tutorial, no LRN)" in row.setting and "cpu preset" in row.setting
+    row = committed["table2-cifar100"]   # the paper's network on the GPU preset, one seed so far
+    assert "ResNet-56 (32/64/128)" in row.setting and "ResNet-20" not in row.setting and "GPU preset" in row.setting
     assert "Multi30k" in committed["fig4-bleu"].setting and "WMT" in committed["fig4-bleu"].paper
     assert "ResNet-56" in committed["table2-cifar100"].paper
 

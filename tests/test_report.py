@@ -63,7 +63,9 @@ def test_the_plain_text_names_our_substitutes(rows):
     lines = {r.id: line for r, line in zip(rows, claims.plain_text(rows).splitlines())}
     assert len(lines) == len(rows)
     ours = {i: line.split(" | ours (", 1)[1] for i, line in lines.items()}
-    assert "ResNet-20" in ours["table2-cifar100"] and "ResNet-56" not in ours["table2-cifar100"]
+    assert "AlexNet (TF tutorial, no LRN)" in ours["table2-cifar10"] and "cpu preset" in ours["table2-cifar10"]
+    # CIFAR-100: the paper's ResNet-56 on the GPU preset, named with its schedule (one seed: closest to the paper)
+    assert "ResNet-56 (32/64/128)" in ours["table2-cifar100"] and "60 epochs, gpu preset" in ours["table2-cifar100"]
     assert "paper: ResNet-56 on CIFAR-100" in lines["table2-cifar100"]
     for i in ("table3-en-de", "fig3-en-de", "fig4-bleu", "fig7-tightness"):
         assert "Multi30k" in ours[i] and "EN-DE" not in ours[i].split("):")[0], i

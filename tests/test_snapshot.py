@@ -82,8 +82,51 @@ def test_probe_classes_of_a_many_class_dataset_are_the_named_and_the_confused_on
     stored = set(arrays["probe_val_labels"].tolist())
     assert {val.class_index(c) for c in S.PROBE_CLASSES["cifar100"]} <= stored
     assert set(arrays["confused_triple"].tolist()) <= stored and len(stored) <= 6
-    triple = G.confused_triple(torch.from_numpy(arrays["logits_val"]).float(), val.labels, model.templates.detach())
+    z_val = predict(model, val)
+    triple = G.confused_triple(z_val, val.labels, model.templates.detach())
     assert triple == arrays["confused_triple"].tolist()
+
+
+def test_a_many_class_snapshot_keeps_the_reliability_diagram_not_the_logits():
+    """A 100-class model's whole-split logits (3 MB per paper-scale entry) are replaced by chapter 3's reliability
+    bins at T = 1 and at the fitted T: the same bins, ECE and T as from the logits."""
+    torch.manual_seed(0)
+    model = __import__("lsmooth_lib.models", fromlist=["build_model"]).build_model("resnet20", 100, input_size=24).eval()
+    arrays = S.build(model, dict(dataset="cifar100", limit=2000))
+    assert not any(k.startswith("logits_") for k in arrays)
+    val, test = D.load_split("cifar100", "val", limit=2000), D.load_split("cifar100", "test", limit=2000)
+    z_val, z_test = predict(model, val), predict(model, test)
+    t = C.fit_temperature(z_val, val.labels)
+    assert float(arrays["reliability_T"]) == pytest.approx(t, rel=1e-5)
+    for fitted, temp in ((False, 1.0), (True, t)):
+        stored, live = S.stored_reliability(arrays, fitted), C.reliability_bins(z_test, test.labels, 15, temp)
+        assert torch.equal(stored["count"], live["count"])
+        assert C.ece_of_bins(stored) == pytest.approx(C.ece_of_bins(live), abs=1e-6)
+        filled = live["count"] > 0
+        assert torch.allclose(stored["acc"][filled], live["acc"][filled], atol=1e-6)
+    assert S.stored_reliability({"logits_test": np.zeros((2, 10))}, False) is None
+    ten = __import__("lsmooth_lib.models", fromlist=["build_model"]).build_model("alexnet", 10).eval()
+    assert {"logits_val", "logits_test"} <= set(S.build(ten, dict(dataset="cifar10", limit=64)))
+
+
+def test_only_a_teacher_whose_students_cache_its_logits_stores_them():
+    assert zoo.caches_teacher_logits("cpu-resnet20-cifar10-a0-s0")        # CPU students: no augmentation
+    assert zoo.caches_teacher_logits("cpu-mlp1200-mnist-ls-s0")
+    assert zoo.is_teacher("gpu-resnet56-cifar10-a0-s0")
+    assert not zoo.caches_teacher_logits("gpu-resnet56-cifar10-a0-s0")    # GPU students crop: the teacher runs online
+    assert not zoo.caches_teacher_logits("cpu-alexnet-cifar10-a0-s0")
+
+
+def test_committed_paper_scale_entries_read_their_stored_reliability(committed_zoo):
+    """The GPU ResNet-56s on CIFAR-100 commit bins, not logits; zoo.reliability gives chapter 3 their diagrams,
+    whose ECE and temperature are the record's (both from the same fp32 logits; the bins are stored in float32)."""
+    name = "gpu-resnet56-cifar100-a0-s0"
+    assert "logits_test" not in zoo.snapshot(name)
+    cal = zoo.record(name)["calibration"]
+    for fitted, key in ((False, "ece"), (True, "ece_ts")):
+        bins, t = zoo.reliability(name, fitted)
+        assert int(bins["count"].sum()) == 10_000 and t == pytest.approx(cal["T"], rel=1e-5)
+        assert C.ece_of_bins(bins) == pytest.approx(cal[key], abs=1e-5)
 
 
 def test_confused_triple_finds_the_most_confused_pair():
