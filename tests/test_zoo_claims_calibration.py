@@ -41,12 +41,14 @@ def seed0_sweep(sweep: str) -> list[str]:
 
 
 def test_cifar100_smoothing_lowers_the_ece_but_not_to_temperature_scaling():
-    """The CIFAR-100 row as the chapter quotes it (one seed, so its claim is inconclusive): the 30-epoch ResNet-20 is
-    badly over-confident, alpha = 0.05 halves its ECE (measured 0.281 -> 0.145) but stays well above the
-    temperature-scaled hard-target model (0.026; the paper: 0.024 vs 0.021)."""
+    """The CIFAR-100 row as the chapter quotes it (three ResNet-20 seeds per alpha; its claim is reproduced in kind):
+    the 30-epoch ResNet-20 is badly over-confident, alpha = 0.05 halves its ECE (measured 0.281-0.295 ->
+    0.145-0.149) but every seed stays well above every temperature-scaled hard-target seed (0.016-0.026; the paper:
+    0.024 vs 0.021)."""
     c = claims.table3_ece("cifar100")
-    (hard,), (ls,), (ts,) = c.values["alpha 0"], c.values["alpha 0.05"], c.values["alpha 0, temperature-scaled"]
-    assert ts < ls < hard, c.values
+    hard, ls, ts = c.values["alpha 0"], c.values["alpha 0.05"], c.values["alpha 0, temperature-scaled"]
+    assert len(hard) == len(ls) == len(ts) == 3, c.values
+    assert max(ts) < min(ls) and max(ls) < min(hard), c.values
 
 
 @pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
