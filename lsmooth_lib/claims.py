@@ -528,7 +528,9 @@ def _cal(key):
     return measure
 
 
-def _transformer_groups():
+def transformer_groups() -> tuple[str, dict]:
+    """The Multi30k Transformers every translation claim reads (chapter 4): ``(preset, {"alpha 0": [names],
+    "alpha 0.1": [names]})``, one name per seed, by :func:`select_groups`."""
     return select_groups({"alpha 0": dict(alpha=0.0), "alpha 0.1": dict(alpha=0.1)}, dataset="multi30k",
                          model="transformer")
 
@@ -563,7 +565,7 @@ def table3_ece(dataset: str = "cifar100") -> Claim:
                              f"LS {r['ls'][0]} at alpha {r['ls'][1]}", "ImageNet is not available offline")
     if key == "en-de":
         r = P.TABLE3["rows"]["en-de"]
-        preset, groups = _transformer_groups()
+        preset, groups = transformer_groups()
         values = _values(groups, _tokcal("ece"))
         eff, nz, n = _difference(values, *ALPHA_LABELS)
         ts = _values({"alpha 0": groups["alpha 0"]}, _tokcal("ece_ts"))["alpha 0"]
@@ -627,7 +629,7 @@ def figure3_temperature_scaling() -> Claim:
     """Figure 3: the hard-target Transformer's next-token predictions are over-confident and temperature scaling
     (the paper's T = 1.13) calibrates them.  Effect per seed = ECE(T = 1) - ECE(fitted T) on the validation tokens
     with the correct prefix; one-sample noise over seeds."""
-    preset, groups = _transformer_groups()
+    preset, groups = transformer_groups()
     hard = {"alpha 0": groups["alpha 0"]}
     e1, ets, t = (_values(hard, _tokcal(k))["alpha 0"] for k in ("ece", "ece_ts", "T"))
     eff, nz, n = _one_sample([a - b for a, b in zip(e1, ets)])
@@ -643,7 +645,7 @@ def figure3_temperature_scaling() -> Claim:
 
 def _paired_transformers():
     """The Transformers at alpha 0 and 0.1 paired by seed: ``(preset, groups, [(hard, ls), ...])``."""
-    preset, groups = _transformer_groups()
+    preset, groups = transformer_groups()
     ls = {zoo.fields(n)["seed"]: n for n in groups["alpha 0.1"]}
     pairs = [(h, ls[zoo.fields(h)["seed"]]) for h in groups["alpha 0"]
              if zoo.fields(h)["seed"] in ls and _decoding(h) and _decoding(ls[zoo.fields(h)["seed"]])]
@@ -662,7 +664,7 @@ def _f4_setting(preset, groups):
 def figure4_bleu() -> Claim:
     """Figure 4: label smoothing improves BLEU (beam search).  Effect = BLEU(alpha 0.1) - BLEU(alpha 0) at T = 1,
     Welch noise over seeds."""
-    preset, groups = _transformer_groups()
+    preset, groups = transformer_groups()
     values = _values(groups, lambda n: _bleu_at(n, 1.0))
     eff, nz, n = _difference(values, *ALPHA_LABELS)
     t1 = P.TABLE1["rows"][2]
@@ -719,7 +721,7 @@ def figure4_ece_predicts_bleu() -> Claim:
 def figure4_ts_cannot_recover() -> Claim:
     """Figure 4 (left): temperature scaling does not recover the BLEU of label smoothing.  Effect = BLEU(alpha 0.1,
     T = 1) - BLEU(alpha 0 at its fitted T, the grid point nearest to it), Welch noise over seeds."""
-    preset, groups = _transformer_groups()
+    preset, groups = transformer_groups()
 
     def at_fitted(name):
         rows, t = _decoding(name), (zoo.record(name) or {}).get("decoding", {}).get("fitted_temperature")
@@ -1013,7 +1015,7 @@ def figure7_tightness() -> Claim:
     positions of each of three tokens (``snapshot.PROBE_CLASSES``); effect = tightness(alpha 0) - tightness(0.1),
     Welch noise.  The paper's Transformer does not fit its training set either, so fit is not required."""
     tokens = PROBE_CLASSES["multi30k"]
-    preset, groups = _transformer_groups()
+    preset, groups = transformer_groups()
 
     def measure(name):
         p = projection(name, "train", tokens)

@@ -714,58 +714,84 @@ def bleu_jitter(sweeps: dict, low: float = 0.7, high: float = 1.3) -> float:
     return 2 * float(np.sqrt(np.sum(np.square(dev)) / (len(dev) - len(sweeps))))
 
 
+def _per_seed(rows_or_seeds) -> list:
+    """``[rows]`` for one seed's sweep (a list of row dicts), the list itself for several seeds' sweeps; each sweep
+    sorted by temperature."""
+    seeds = [rows_or_seeds] if rows_or_seeds and isinstance(rows_or_seeds[0], dict) else list(rows_or_seeds)
+    return [sorted(rows, key=lambda r: r["temperature"]) for rows in seeds]
+
+
+def _seed_mean(seeds: list, key: str) -> tuple[list, list]:
+    """The temperatures every seed has, and the mean of ``key`` over seeds at each."""
+    import numpy as np
+    common = sorted(set.intersection(*({r["temperature"] for r in rows} for rows in seeds)))
+    at = [{r["temperature"]: r[key] for r in rows} for rows in seeds]
+    return common, [float(np.mean([a[t] for a in at])) for t in common]
+
+
 def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, title: str | None = None,
                         colors: dict | None = None, bleu_noise: float | None = None) -> Figure:
     """Chapter 4 (the paper's Figure 4): BLEU and next-token ECE against the decoding temperature, one panel
     per model, and the NLL of all models in a last panel.
 
-    ``sweeps[label]`` is a list of rows with ``temperature``, ``bleu``, ``ece`` and ``nll`` (a zoo record's
-    ``decoding["rows"]``); ``fitted[label]``, if given, marks the temperature fitted on validation tokens (dotted
-    grey line, value in the panel's title).  Colour is the model (``colors[label]``, default its role colour:
-    blue hard targets, green label smoothing); the metric is the line style (:data:`METRIC_STYLES`): BLEU solid
-    with dots on the left axis, ECE dashed with open squares on the right axis, NLL dotted with triangles.
-    ``bleu_noise`` (e.g. :func:`bleu_jitter`) shades +- that much BLEU around each model's BLEU at T = 1:
-    differences inside the band are within noise.  An open black circle marks each model's best BLEU.
+    ``sweeps[label]`` is one model's sweep -- a list of rows with ``temperature``, ``bleu``, ``ece`` and ``nll`` (a
+    zoo record's ``decoding["rows"]``) -- or a list of such sweeps, one per seed: then each seed's BLEU and NLL are
+    thin lines and the thick lines are the means over seeds (the seed spread in the figure).  ``fitted[label]``, if
+    given, marks the temperature fitted on validation tokens (dotted grey line, value in the panel's title; the
+    mean over seeds if given a list).  Colour is the model (``colors[label]``, default its role colour: blue hard
+    targets, green label smoothing); the metric is the line style (:data:`METRIC_STYLES`): BLEU solid with dots on
+    the left axis, ECE dashed with open squares on the right axis, NLL dotted with triangles.  ``bleu_noise`` (e.g.
+    :func:`bleu_jitter`) shades +- that much BLEU around each model's mean BLEU at T = 1: differences inside the
+    band are within noise.  An open black circle marks each model's best (mean) BLEU.
     """
+    import numpy as np
     use_style()
     fig.set_layout_engine("constrained")
+    seeds = {label: _per_seed(v) for label, v in sweeps.items()}
     axes = fig.subplots(1, len(sweeps) + 1, squeeze=False)[0]
     colors = {label: (colors or {}).get(label) or role_color(label) for label in sweeps}
-    bleus = [r["bleu"] for rows in sweeps.values() for r in rows]
-    eces = [r["ece"] for rows in sweeps.values() for r in rows]
+    bleus = [r["bleu"] for s in seeds.values() for rows in s for r in rows]
+    eces = [r["ece"] for s in seeds.values() for rows in s for r in rows]
+    thin = dict(lw=0.8, alpha=0.45, marker=None)
     handles = {}
-    for ax, (label, rows) in zip(axes, sweeps.items()):
-        rows = sorted(rows, key=lambda r: r["temperature"])
-        t = [r["temperature"] for r in rows]
+    for ax, (label, runs) in zip(axes, seeds.items()):
         c = colors[label]
-        handles["BLEU (left axis)"], = ax.plot(t, [r["bleu"] for r in rows], color=c, **METRIC_STYLES["bleu"])
+        t, bleu = _seed_mean(runs, "bleu")
+        if len(runs) > 1:
+            for rows in runs:
+                handles["one seed (thin)"], = ax.plot([r["temperature"] for r in rows], [r["bleu"] for r in rows],
+                                                      color=c, ls="-", **thin)
+        handles["BLEU (left axis)"], = ax.plot(t, bleu, color=c, **METRIC_STYLES["bleu"])
         ax.set_ylim(min(bleus) - 1, max(bleus) + 1)
-        ax.set_ylabel("BLEU (beam 4), solid")
+        ax.set_ylabel("BLEU (beam 4), solid" + (f", mean of {len(runs)} seeds" if len(runs) > 1 else ""))
         if bleu_noise:
-            at1 = min(rows, key=lambda r: abs(r["temperature"] - 1.0))["bleu"]
+            at1 = bleu[min(range(len(t)), key=lambda i: abs(t[i] - 1.0))]
             handles[f"BLEU at T = 1 \u00b1 {bleu_noise:.2f} (noise)"] = ax.axhspan(
                 at1 - bleu_noise, at1 + bleu_noise, color=COLORS["neutral"], alpha=0.18, lw=0)
         ax2 = ax.twinx()
-        handles["next-token ECE (right axis)"], = ax2.plot(t, [r["ece"] for r in rows], color=c,
-                                                           **METRIC_STYLES["ece"])
+        te, ece = _seed_mean(runs, "ece")
+        handles["next-token ECE (right axis)"], = ax2.plot(te, ece, color=c, **METRIC_STYLES["ece"])
         ax2.set_ylim(0, max(eces) * 1.1)
         ax2.set_ylabel("next-token ECE, dashed")
         ax2.grid(False)
         ax2.spines["right"].set_visible(True)
         name = label
         if fitted and label in fitted:
-            handles["fitted temperature"] = ax.axvline(fitted[label], color=COLORS["neutral"], lw=1, ls=":")
-            name += f" (fitted T = {fitted[label]:.2f})"
-        best = max(rows, key=lambda r: r["bleu"])
-        handles["best BLEU"] = ax.scatter([best["temperature"]], [best["bleu"]], s=110, facecolors="none",
+            ft = float(np.mean(fitted[label]))
+            handles["fitted temperature"] = ax.axvline(ft, color=COLORS["neutral"], lw=1, ls=":")
+            name += f" (fitted T = {ft:.2f})"
+        best = int(np.argmax(bleu))
+        handles["best BLEU"] = ax.scatter([t[best]], [bleu[best]], s=110, facecolors="none",
                                           edgecolors="black", zorder=5)
         ax.set_title(name, color=c)
         ax.set_xlabel("decoding temperature T")
     ax = axes[-1]
-    for label, rows in sweeps.items():
-        rows = sorted(rows, key=lambda r: r["temperature"])
-        ax.plot([r["temperature"] for r in rows], [r["nll"] for r in rows], color=colors[label], label=label,
-                **METRIC_STYLES["nll"])
+    for label, runs in seeds.items():
+        if len(runs) > 1:
+            for rows in runs:
+                ax.plot([r["temperature"] for r in rows], [r["nll"] for r in rows], color=colors[label], ls=":",
+                        **thin)
+        ax.plot(*_seed_mean(runs, "nll"), color=colors[label], label=label, **METRIC_STYLES["nll"])
     ax.set_xlabel("decoding temperature T")
     ax.set_ylabel("next-token NLL (nats), dotted")
     ax.set_title("NLL of both models")

@@ -250,6 +250,28 @@ def decoding_sweep(model, split: TextSplit, temperatures, beam: int = 4, progres
     return rows
 
 
+def mean_sweep(sweeps: list) -> dict:
+    """The mean over seeds of decoding sweeps (chapter 4, Figure 4): ``sweeps`` holds one :func:`decoding_sweep`
+    result per seed; returns ``{T: dict(bleu, bleu_sd, ece, nll, n)}`` at the temperatures every seed has, in
+    increasing order, with ``bleu_sd`` the standard deviation of BLEU over seeds (``ddof=1``; ``nan`` for one)."""
+    import numpy as np
+    if not sweeps or any(not rows for rows in sweeps):
+        raise ValueError("mean_sweep needs at least one non-empty sweep (a zoo record's decoding['rows'])")
+    at = [{r["temperature"]: r for r in rows} for rows in sweeps]
+    common = sorted(set.intersection(*(set(a) for a in at)))
+    if not common:
+        raise ValueError("the sweeps share no decoding temperature; decode every seed on the same grid "
+                         "(zoo.DECODING_TEMPERATURES)")
+    out = {}
+    for t in common:
+        rows = [a[t] for a in at]
+        bleu = np.array([r["bleu"] for r in rows], dtype=float)
+        out[t] = dict(bleu=float(bleu.mean()), bleu_sd=float(bleu.std(ddof=1)) if len(rows) > 1 else float("nan"),
+                      ece=float(np.mean([r["ece"] for r in rows])), nll=float(np.mean([r["nll"] for r in rows])),
+                      n=len(rows))
+    return out
+
+
 # ---------------------------------------------------------------- Figure 7: projections of next-token predictions
 def token_probe(model, split: TextSplit, ids, n: int = 100, batch_size: int = 200, features=None):
     """Penultimate activations at the first ``n`` target positions (in split order) where each token of

@@ -591,6 +591,27 @@ def test_figure4_colour_key(figures):
     assert any("noise" in t.get_text() for t in fig.legends[0].get_texts())
 
 
+def test_figure4_seed_spread():
+    """Figure 4 with several seeds per model: one thin line per seed and a thick line through the seeds' mean, in
+    BLEU and in NLL; the best-BLEU circle and the fitted T (mean over seeds) on the mean."""
+    from matplotlib.figure import Figure
+    row = lambda t, b, n: dict(temperature=t, bleu=b, ece=0.05, nll=n)  # noqa
+    seeds = {"hard targets": [[row(0.8, 30, 2.0), row(1.0, 31, 1.9)], [row(0.8, 32, 2.2), row(1.0, 29, 2.1)]],
+             "label smoothing": [[row(0.8, 30, 2.5), row(1.0, 30, 2.4)]]}
+    fig = P.draw_decoding_sweep(Figure(figsize=(11, 3.9)), seeds, fitted={"hard targets": [1.0, 1.2]})
+    hard = fig.axes[0]
+    thin = [ln for ln in hard.get_lines() if ln.get_linewidth() < 1]
+    thick = [ln for ln in hard.get_lines() if ln.get_linewidth() >= 1 and ln.get_marker() == "o"]
+    assert [list(ln.get_ydata()) for ln in thin] == [[30, 31], [32, 29]]
+    assert [list(ln.get_ydata()) for ln in thick] == [[31.0, 30.0]]
+    assert list(hard.collections[-1].get_offsets()[0]) == [0.8, 31.0], "best BLEU on the mean"
+    assert "fitted T = 1.10" in hard.get_title()
+    nll = fig.axes[2]
+    means = {ln.get_label(): list(ln.get_ydata()) for ln in nll.get_lines() if ln.get_linewidth() >= 1}
+    assert means["hard targets"] == [2.1, 2.0] and means["label smoothing"] == [2.5, 2.4]
+    assert len([ln for ln in nll.get_lines() if ln.get_linewidth() < 1]) == 2, "one seed of LS: no thin line"
+
+
 def test_bleu_jitter():
     rows = lambda bleus: [dict(temperature=t, bleu=b) for t, b in zip((0.5, 0.7, 1.0, 1.3, 2.0), bleus)]  # noqa
     flat = {"a": rows([20, 31, 31, 31, 25]), "b": rows([20, 30, 30, 30, 25])}

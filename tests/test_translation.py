@@ -198,3 +198,17 @@ def test_translation_entry_records_tokenizer_and_decoding(tmp_zoo):
     TX._TOKENIZERS.clear()
     with pytest.raises(Z.ZooError, match="tokenizer"):
         Z.load("smoke-transformer-multi30k", device="cpu")
+
+
+def test_mean_sweep_averages_seeds_on_their_common_temperatures():
+    row = lambda t, b, e=0.1, n=2.0: dict(temperature=t, bleu=b, ece=e, nll=n)  # noqa
+    seeds = [[row(1.0, 30.0, 0.1, 2.0), row(1.5, 28.0), row(1.13, 31.0)],   # 1.13: this seed's fitted T
+             [row(1.0, 32.0, 0.3, 3.0), row(1.5, 26.0)]]
+    m = TR.mean_sweep(seeds)
+    assert list(m) == [1.0, 1.5], "only the temperatures both seeds decoded"
+    assert m[1.0] == dict(bleu=31.0, bleu_sd=pytest.approx(2 ** 0.5), ece=pytest.approx(0.2), nll=2.5, n=2)
+    one = TR.mean_sweep(seeds[:1])
+    assert list(one) == [1.0, 1.13, 1.5] and one[1.13]["bleu"] == 31.0 and one[1.0]["bleu_sd"] != one[1.0]["bleu_sd"]
+    for bad in ([], [[]], [[row(1.0, 1.0)], [row(2.0, 1.0)]]):
+        with pytest.raises(ValueError):
+            TR.mean_sweep(bad)
