@@ -698,22 +698,6 @@ def draw_calibration_sweep(fig: Figure, sweeps: dict, title: str | None = None) 
 
 
 # ---------------------------------------------------------------- chapter 4: translation
-def bleu_jitter(sweeps: dict, low: float = 0.7, high: float = 1.3) -> float:
-    """How much BLEU moves by itself: twice the pooled standard deviation of each model's BLEU about its own
-    mean over the decoding temperatures in ``[low, high]``, where the next-token calibration changes little.
-    With one seed per model this is a *lower bound* on the noise of a BLEU difference (a second seed would
-    add its own); :func:`draw_decoding_sweep` shades it around each model's BLEU at T = 1."""
-    import numpy as np
-    dev = []
-    for rows in sweeps.values():
-        b = np.array([r["bleu"] for r in rows if low <= r["temperature"] <= high])
-        if len(b) > 1:
-            dev += list(b - b.mean())
-    if len(dev) < 2:
-        raise ValueError(f"bleu_jitter needs at least two temperatures in [{low}, {high}] per model")
-    return 2 * float(np.sqrt(np.sum(np.square(dev)) / (len(dev) - len(sweeps))))
-
-
 def _per_seed(rows_or_seeds) -> list:
     """``[rows]`` for one seed's sweep (a list of row dicts), the list itself for several seeds' sweeps; each sweep
     sorted by temperature."""
@@ -730,7 +714,7 @@ def _seed_mean(seeds: list, key: str) -> tuple[list, list]:
 
 
 def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, title: str | None = None,
-                        colors: dict | None = None, bleu_noise: float | None = None) -> Figure:
+                        colors: dict | None = None) -> Figure:
     """Chapter 4 (the paper's Figure 4): BLEU and next-token ECE against the decoding temperature, one panel
     per model, and the NLL of all models in a last panel.
 
@@ -740,9 +724,7 @@ def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, t
     given, marks the temperature fitted on validation tokens (dotted grey line, value in the panel's title; the
     mean over seeds if given a list).  Colour is the model (``colors[label]``, default its role colour: blue hard
     targets, green label smoothing); the metric is the line style (:data:`METRIC_STYLES`): BLEU solid with dots on
-    the left axis, ECE dashed with open squares on the right axis, NLL dotted with triangles.  ``bleu_noise`` (e.g.
-    :func:`bleu_jitter`) shades +- that much BLEU around each model's mean BLEU at T = 1: differences inside the
-    band are within noise.  An open black circle marks each model's best (mean) BLEU.
+    the left axis, ECE dashed with open squares on the right axis, NLL dotted with triangles.  An open black circle marks each model's best (mean) BLEU.
     """
     import numpy as np
     use_style()
@@ -764,10 +746,6 @@ def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, t
         handles["BLEU (left axis)"], = ax.plot(t, bleu, color=c, **METRIC_STYLES["bleu"])
         ax.set_ylim(min(bleus) - 1, max(bleus) + 1)
         ax.set_ylabel("BLEU (beam 4), solid" + (f", mean of {len(runs)} seeds" if len(runs) > 1 else ""))
-        if bleu_noise:
-            at1 = bleu[min(range(len(t)), key=lambda i: abs(t[i] - 1.0))]
-            handles[f"BLEU at T = 1 \u00b1 {bleu_noise:.2f} (noise)"] = ax.axhspan(
-                at1 - bleu_noise, at1 + bleu_noise, color=COLORS["neutral"], alpha=0.18, lw=0)
         ax2 = ax.twinx()
         te, ece = _seed_mean(runs, "ece")
         handles["next-token ECE (right axis)"], = ax2.plot(te, ece, color=c, **METRIC_STYLES["ece"])

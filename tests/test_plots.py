@@ -480,8 +480,7 @@ def _figures():
                                                             {0.1: dict(logits=z, labels=y, T_fit=2.0)}),
         "calibration_sweep": P.draw_calibration_sweep(Figure(figsize=(11, 3.1)),
                                                       {"A": [report(0.0, 3.0), report(0.1, 0.9)]}),
-        "decoding_sweep": P.draw_decoding_sweep(Figure(figsize=(11, 3.9)), sweeps, fitted={"hard targets": 1.04},
-                                                bleu_noise=P.bleu_jitter(sweeps)),
+        "decoding_sweep": P.draw_decoding_sweep(Figure(figsize=(11, 3.9)), sweeps, fitted={"hard targets": 1.04}),
         "decoding_explorer": P.draw_decoding_explorer(Figure(figsize=(9, 5.4)), 1.0, explorer),
         "distillation": P.draw_distillation(Figure(figsize=(7.5, 8)), FIG5),
         "mutual_information": P.draw_mutual_information(Figure(figsize=(7, 4.3)), {
@@ -574,7 +573,7 @@ def test_legends_sit_outside_the_axes(figures):
 
 def test_figure4_colour_key(figures):
     """Figure 4: each model in its role colour in every panel (hard targets were red in the NLL panel), the metric
-    told by line style; no text on the markers (the fitted T is in the panel title); a noise band on BLEU."""
+    told by line style; no text on the markers (the fitted T is in the panel title)."""
     fig = figures["decoding_sweep"]
     hard_bleu, hard_ece, ls_bleu, ls_ece, nll = fig.axes[0], fig.axes[3], fig.axes[1], fig.axes[4], fig.axes[2]
     for ax, color in ((hard_bleu, P.COLORS["hard"]), (hard_ece, P.COLORS["hard"]), (ls_bleu, P.COLORS["ls"]),
@@ -587,8 +586,6 @@ def test_figure4_colour_key(figures):
     assert matplotlib.colors.same_color(by_label["label smoothing"].get_color(), P.COLORS["ls"])
     assert not any(ax.texts for ax in fig.axes), "no labels drawn over the data"
     assert "fitted T = 1.04" in hard_bleu.get_title()
-    assert hard_bleu.patches, "the BLEU noise band"
-    assert any("noise" in t.get_text() for t in fig.legends[0].get_texts())
 
 
 def test_figure4_seed_spread():
@@ -610,16 +607,6 @@ def test_figure4_seed_spread():
     means = {ln.get_label(): list(ln.get_ydata()) for ln in nll.get_lines() if ln.get_linewidth() >= 1}
     assert means["hard targets"] == [2.1, 2.0] and means["label smoothing"] == [2.5, 2.4]
     assert len([ln for ln in nll.get_lines() if ln.get_linewidth() < 1]) == 2, "one seed of LS: no thin line"
-
-
-def test_bleu_jitter():
-    rows = lambda bleus: [dict(temperature=t, bleu=b) for t, b in zip((0.5, 0.7, 1.0, 1.3, 2.0), bleus)]  # noqa
-    flat = {"a": rows([20, 31, 31, 31, 25]), "b": rows([20, 30, 30, 30, 25])}
-    assert P.bleu_jitter(flat) == 0.0          # only T in [0.7, 1.3] counts, each model about its own mean
-    noisy = {"a": rows([0, 31, 32, 33, 0])}
-    assert P.bleu_jitter(noisy) == pytest.approx(2.0)   # 2 x the standard deviation (1.0)
-    with pytest.raises(ValueError):
-        P.bleu_jitter({"a": [dict(temperature=1.0, bleu=3.0)]})
 
 
 def test_figure5_axes(figures):
