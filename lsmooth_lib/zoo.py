@@ -376,11 +376,6 @@ def storage(name: str) -> str:
     return "snapshot" if S.weights_bytes(model) > S.SNAPSHOT_ABOVE_BYTES else "weights"
 
 
-def is_teacher(name: str) -> bool:
-    """Whether another configured entry is distilled from this one."""
-    return any(c.get("teacher") == name for c in CONFIGS.values())
-
-
 def caches_teacher_logits(name: str) -> bool:
     """Whether a student of this entry trains on its cached training logits (a student without augmentation,
     chapter 5's CPU students): its snapshot then keeps them.  Students that augment run the teacher online."""
