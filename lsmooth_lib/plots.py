@@ -645,13 +645,16 @@ def draw_calibration_explorer(fig: Figure, alpha: float, T: float, data: dict, n
     return fig
 
 
-def draw_calibration_sweep(fig: Figure, sweeps: dict, title: str | None = None) -> Figure:
+def draw_calibration_sweep(fig: Figure, sweeps: dict, title: str | None = None,
+                           seeds: dict | None = None) -> Figure:
     """Chapter 3: calibration against the smoothing factor, one row of four panels per entry of ``sweeps``.
 
     ``sweeps[row_label]`` is a list of :func:`~lsmooth_lib.calibration.calibration_report` dicts, each with an
     extra key ``alpha``.  Panels: ECE as trained (T = 1, solid with dots) and after temperature scaling (dashed
     with crosses); the fitted T (below 1: the model was under-confident); NLL as trained and after scaling;
-    accuracy (which scaling never changes).  Every line is green: a sweep of label smoothing.
+    accuracy (which scaling never changes).  Every line is green: a sweep of label smoothing.  ``seeds[row_label]``
+    (optional) holds more reports of the same kind -- other seeds -- drawn as small faded markers of the same
+    shape beside the lines: the seed spread.
     """
     from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
@@ -666,11 +669,11 @@ def draw_calibration_sweep(fig: Figure, sweeps: dict, title: str | None = None) 
         row[0].plot(a, [r["ece"] for r in rs], **raw)
         row[0].plot(a, [r["ece_ts"] for r in rs], **ts)
         row[0].set_ylabel(f"{label}\nECE (15 bins)")
-        row[0].set_ylim(bottom=0)
-        if i == 0:
-            fig.legend(*row[0].get_legend_handles_labels(), loc="outside upper center", ncols=2)
+        more = (seeds or {}).get(label, [])   # other seeds: drawn below, counted in the axes' limits here
+        row[0].set_ylim(0, 1.05 * max(r[k] for r in rs + more for k in ("ece", "ece_ts")))
         temps = [r["T"] for r in rs]
         row[1].plot(a, temps, color=COLORS["ls"], marker="o")
+        temps = temps + [r["T"] for r in more]
         row[1].axhline(1.0, color="black", lw=0.8)
         row[1].set_yscale("log")
         lo, hi = min(min(temps) / 1.15, 0.8), max(max(temps) * 1.15, 1.25)
@@ -688,10 +691,24 @@ def draw_calibration_sweep(fig: Figure, sweeps: dict, title: str | None = None) 
         row[2].set_ylabel("test NLL (nats)")
         accs = [100 * r["acc"] for r in rs]
         row[3].plot(a, accs, color=COLORS["ls"], marker="o")
+        if more:
+            dots = dict(color=COLORS["ls"], s=14, alpha=0.55, zorder=3, marker="o")
+            sa = [r["alpha"] for r in more]
+            row[0].scatter(sa, [r["ece"] for r in more], **dots, label="other seeds (small)")
+            row[0].scatter(sa, [r["ece_ts"] for r in more], **dict(dots, marker=MARKERS["ts"]))
+            row[1].scatter(sa, [r["T"] for r in more], **dots)
+            row[2].scatter(sa, [r["nll"] for r in more], **dots)
+            row[2].scatter(sa, [r["nll_ts"] for r in more], **dict(dots, marker=MARKERS["ts"]))
+            row[3].scatter(sa, [100 * r["acc"] for r in more], **dots)
+            accs = accs + [100 * r["acc"] for r in more]
         row[3].set_ylim(min(accs) - 3, max(accs) + 3)  # a fixed margin, so a one-point change does not look large
         row[3].set_ylabel("test accuracy (%)")
         for ax in row:
             ax.set_xlabel("label smoothing alpha")
+    handles = {}
+    for row in axes:
+        handles.update(zip(*reversed(row[0].get_legend_handles_labels())))
+    fig.legend(list(handles.values()), list(handles), loc="outside upper center", ncols=len(handles))
     if title:
         fig.suptitle(title)
     return fig
@@ -724,7 +741,8 @@ def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, t
     given, marks the temperature fitted on validation tokens (dotted grey line, value in the panel's title; the
     mean over seeds if given a list).  Colour is the model (``colors[label]``, default its role colour: blue hard
     targets, green label smoothing); the metric is the line style (:data:`METRIC_STYLES`): BLEU solid with dots on
-    the left axis, ECE dashed with open squares on the right axis, NLL dotted with triangles.  An open black circle marks each model's best (mean) BLEU.
+    the left axis, ECE dashed with open squares on the right axis, NLL dotted with triangles.  An open black circle
+    marks each model's best (mean) BLEU.
     """
     import numpy as np
     use_style()

@@ -717,9 +717,12 @@ def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch
                                f"zoo.reliability({name!r}), and its calibration in the record). {err}") from None
             _LOGITS[key] = predict(model, split_data, batch_size=200, device="cpu")
         return _LOGITS[key], split_data.labels
-    if rec is None or "weights" not in rec:
+    # committed weights, else the local weights of a metrics-only entry (where this machine has them)
+    committed = rec is not None and "weights" in rec
+    if rec is None or not (committed or "local_weights" in rec):
         load(name)  # raises the ZooError that says how to get the entry
-    sha = rec["weights"]["sha256"]
+    sha = rec["weights" if committed else "local_weights"]["sha256"]
+    weights = paths(name)[0] if committed else _local_weights(name)
     key = (name, split, sha)
     if not refresh and key in _LOGITS:
         return _LOGITS[key], split_data.labels
@@ -727,7 +730,7 @@ def logits(name: str, split: str = "test", refresh: bool = False) -> tuple[torch
     if not refresh and path.exists():
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)
-            if torch.equal(stored["labels"], split_data.labels) and sha256(paths(name)[0]) == sha:
+            if torch.equal(stored["labels"], split_data.labels) and weights.exists() and sha256(weights) == sha:
                 _LOGITS[key] = stored["logits"]
                 return stored["logits"], split_data.labels
         except Exception:  # noqa: BLE001 - a damaged cache file is recomputed below

@@ -292,6 +292,25 @@ def test_draw_calibration_sweep(restore_rc):
     assert list(t_ax.lines[0].get_ydata()) == [3.0, 0.9] and t_ax.get_yscale() == "log"
     assert fig.axes[4].get_ylabel().startswith("B")
     assert matplotlib.colors.to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+    assert not ece_ax.collections and len(fig.legends) == 1
+
+
+def test_calibration_sweep_shows_the_other_seeds(restore_rc):
+    """Other seeds are small points beside each line, in every panel, named once in the legend."""
+    from matplotlib.figure import Figure
+
+    def row(alpha, T, acc):
+        return dict(alpha=alpha, T=T, acc=acc, conf=0.7, nll=0.8, nll_ts=0.7, ece=0.1 + alpha, ece_ts=0.02)
+
+    fig = P.draw_calibration_sweep(Figure(), {"A": [row(0.0, 3.0, 0.75), row(0.1, 0.9, 0.76)]},
+                                   seeds={"A": [row(0.0, 2.5, 0.74), row(0.0, 2.8, 0.60)]})
+    ece_ax, t_ax, _, acc_ax = fig.axes[:4]
+    assert [list(map(list, c.get_offsets())) for c in t_ax.collections] == [[[0.0, 2.5], [0.0, 2.8]]]
+    assert [list(c.get_offsets()[:, 1]) for c in acc_ax.collections] == [[74.0, 60.0]]
+    assert acc_ax.get_ylim()[0] <= 57, "the axis holds the other seeds too"
+    assert len(ece_ax.collections) == 2                       # as trained and after temperature scaling
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels.count("other seeds (small)") == 1 and len(fig.legends) == 1
 
 
 def test_explore_projections_offers_every_class_and_only_trained_alphas(restore_rc):

@@ -339,6 +339,26 @@ def test_damaged_local_weights_are_named(smoke_zoo):
 
 
 @pytest.mark.data
+def test_logits_of_a_metrics_only_entry_come_from_its_local_weights(smoke_zoo, monkeypatch):
+    """A metrics-only entry (seeds of chapter 3's sweeps) has no snapshot and no committed weights: where this
+    machine has its local weights, zoo.logits computes from them (it raised a KeyError); without them, a ZooError."""
+    name = "smoke-resnet20-cifar100"
+    expected = Z.logits(name, "val")[0]
+    monkeypatch.setitem(Z.CONFIGS, name, dict(Z.CONFIGS[name], keep_weights=False))
+    rec = json.loads((smoke_zoo / f"{name}.json").read_text())
+    rec["config"]["keep_weights"], rec["local_weights"] = False, rec.pop("weights")
+    (smoke_zoo / f"{name}.json").write_text(json.dumps(rec))
+    (smoke_zoo / ".local").mkdir(exist_ok=True)
+    (smoke_zoo / f"{name}.pt").rename(smoke_zoo / ".local" / f"{name}.pt")
+    Z._LOGITS.clear()
+    assert torch.equal(Z.logits(name, "val")[0], expected)
+    (smoke_zoo / ".local" / f"{name}.pt").unlink()
+    Z._LOGITS.clear()
+    with pytest.raises(Z.ZooError, match="metrics only"):
+        Z.logits(name, "val", refresh=True)
+
+
+@pytest.mark.data
 def test_missing_weights_and_orphan_records(smoke_zoo):
     name = "smoke-resnet20-cifar100"
     (smoke_zoo / f"{name}.pt").unlink()
