@@ -791,6 +791,14 @@ def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, t
     ax.set_xlabel("decoding temperature T")
     ax.set_ylabel("next-token NLL (nats), dotted")
     ax.set_title("NLL of both models")
+    # the legend tells metrics and seeds apart by line style, in neutral black; colour names the model
+    for key in ("one seed (thin)", "BLEU (left axis)", "next-token ECE (right axis)"):
+        if key in handles:
+            line = handles[key]
+            handles[key] = matplotlib.lines.Line2D([], [], color="black", ls=line.get_linestyle(), lw=line.get_linewidth(),
+                                                   marker=line.get_marker(), ms=line.get_markersize(),
+                                                   mfc=line.get_markerfacecolor() if line.get_markerfacecolor() == "white"
+                                                   else "black", alpha=line.get_alpha())
     for label in sweeps:
         handles[label] = matplotlib.patches.Patch(color=colors[label])
     _legend_below(fig, list(handles.values()), list(handles), ncols=min(len(handles), 4))
