@@ -722,14 +722,6 @@ def _per_seed(rows_or_seeds) -> list:
     return [sorted(rows, key=lambda r: r["temperature"]) for rows in seeds]
 
 
-def _seed_mean(seeds: list, key: str) -> tuple[list, list]:
-    """The temperatures every seed has, and the mean of ``key`` over seeds at each."""
-    import numpy as np
-    common = sorted(set.intersection(*({r["temperature"] for r in rows} for rows in seeds)))
-    at = [{r["temperature"]: r[key] for r in rows} for rows in seeds]
-    return common, [float(np.mean([a[t] for a in at])) for t in common]
-
-
 def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, title: str | None = None,
                         colors: dict | None = None) -> Figure:
     """Chapter 4 (the paper's Figure 4): BLEU and next-token ECE against the decoding temperature, one panel
@@ -745,9 +737,11 @@ def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, t
     marks each model's best (mean) BLEU.
     """
     import numpy as np
+    from .translation import mean_sweep
     use_style()
     fig.set_layout_engine("constrained")
     seeds = {label: _per_seed(v) for label, v in sweeps.items()}
+    means = {label: mean_sweep(runs) for label, runs in seeds.items()}   # {T: means over seeds}
     axes = fig.subplots(1, len(sweeps) + 1, squeeze=False)[0]
     colors = {label: (colors or {}).get(label) or role_color(label) for label in sweeps}
     bleus = [r["bleu"] for s in seeds.values() for rows in s for r in rows]
@@ -756,17 +750,16 @@ def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, t
     handles = {}
     for ax, (label, runs) in zip(axes, seeds.items()):
         c = colors[label]
-        t, bleu = _seed_mean(runs, "bleu")
+        t = list(means[label])
+        bleu = [means[label][x]["bleu"] for x in t]
         if len(runs) > 1:
             for rows in runs:
-                handles["one seed (thin)"], = ax.plot([r["temperature"] for r in rows], [r["bleu"] for r in rows],
-                                                      color=c, ls="-", **thin)
-        handles["BLEU (left axis)"], = ax.plot(t, bleu, color=c, **METRIC_STYLES["bleu"])
+                ax.plot([r["temperature"] for r in rows], [r["bleu"] for r in rows], color=c, ls="-", **thin)
+        ax.plot(t, bleu, color=c, **METRIC_STYLES["bleu"])
         ax.set_ylim(min(bleus) - 1, max(bleus) + 1)
         ax.set_ylabel("BLEU (beam 4), solid" + (f", mean of {len(runs)} seeds" if len(runs) > 1 else ""))
         ax2 = ax.twinx()
-        te, ece = _seed_mean(runs, "ece")
-        handles["next-token ECE (right axis)"], = ax2.plot(te, ece, color=c, **METRIC_STYLES["ece"])
+        ax2.plot(t, [means[label][x]["ece"] for x in t], color=c, **METRIC_STYLES["ece"])
         ax2.set_ylim(0, max(eces) * 1.1)
         ax2.set_ylabel("next-token ECE, dashed")
         ax2.grid(False)
@@ -787,18 +780,16 @@ def draw_decoding_sweep(fig: Figure, sweeps: dict, fitted: dict | None = None, t
             for rows in runs:
                 ax.plot([r["temperature"] for r in rows], [r["nll"] for r in rows], color=colors[label], ls=":",
                         **thin)
-        ax.plot(*_seed_mean(runs, "nll"), color=colors[label], label=label, **METRIC_STYLES["nll"])
+        ax.plot(list(means[label]), [m["nll"] for m in means[label].values()], color=colors[label], label=label,
+                **METRIC_STYLES["nll"])
     ax.set_xlabel("decoding temperature T")
     ax.set_ylabel("next-token NLL (nats), dotted")
     ax.set_title("NLL of both models")
     # the legend tells metrics and seeds apart by line style, in neutral black; colour names the model
-    for key in ("one seed (thin)", "BLEU (left axis)", "next-token ECE (right axis)"):
-        if key in handles:
-            line = handles[key]
-            handles[key] = matplotlib.lines.Line2D([], [], color="black", ls=line.get_linestyle(), lw=line.get_linewidth(),
-                                                   marker=line.get_marker(), ms=line.get_markersize(),
-                                                   mfc=line.get_markerfacecolor() if line.get_markerfacecolor() == "white"
-                                                   else "black", alpha=line.get_alpha())
+    key = lambda **style: matplotlib.lines.Line2D([], [], color="black", **style)  # noqa: E731
+    handles = {**({"one seed (thin)": key(ls="-", **thin)} if any(len(r) > 1 for r in seeds.values()) else {}),
+               "BLEU (left axis)": key(**METRIC_STYLES["bleu"]),
+               "next-token ECE (right axis)": key(**METRIC_STYLES["ece"]), **handles}
     for label in sweeps:
         handles[label] = matplotlib.patches.Patch(color=colors[label])
     _legend_below(fig, list(handles.values()), list(handles), ncols=min(len(handles), 4))
