@@ -253,3 +253,15 @@ def test_figure5_points_are_chapter5s(committed):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(zoo.ZOO_ENV, str(ROOT / "zoo"))
         assert preset == "cpu" and results == KD.figure5_results()
+
+
+@pytest.mark.data
+def test_figure5_teacher_claim_asks_only_its_compared_teachers_to_fit(committed):
+    """fig5-teacher compares alpha 0 with alpha 0.1: a teacher at another alpha that under-fits (chapter 5 prints it)
+    must not turn that comparison into an under-fit substitute, and one of the compared teachers must."""
+    c = committed["fig5-teacher"]
+    preset, groups, _ = C.figure5_data()
+    train = {lb: min(C.metric(n, "train") for n in ns) for lb, ns in groups.items() if lb.startswith("teacher")}
+    compared = ("teacher alpha 0", "teacher alpha 0.1")
+    assert any(v < C.FIT_ACC for lb, v in train.items() if lb not in compared)  # the case this guards
+    assert ("under-fit" in c.note) == any(train[lb] < C.FIT_ACC for lb in compared)
