@@ -158,10 +158,19 @@ def _against_baseline(claim) -> dict:
 
 
 def test_students_of_the_hard_target_teacher_beat_label_smoothing_at_every_point():
-    """Figure 5's first verdict as measured (mostly one seed per point, so the claim is inconclusive): +0.6 to +1.3
-    points for T = 1..8, about +5 and +6.5 at T = 12 and 16, where both lines under-fit -- see the next test."""
-    diffs = _against_baseline(claims.figure5_hard_teacher_students())
+    """Figure 5's first verdict as measured, three seeds a side at every point (chapter 5 says so): above the
+    baseline at all seven temperatures (+0.8 to +1.7 points for T = 1..8, about +5 and +6.5 at T = 12 and 16, where
+    both lines under-fit -- see the next test), beyond the noise at T = 2..16 but not at T = 1, where the claim is
+    decided (inconclusive)."""
+    claim = claims.figure5_hard_teacher_students()
+    diffs = _against_baseline(claim)
+    points = claim.detail["per point (effect, noise, seeds)"]
     assert len(diffs) == 7 and min(diffs.values()) > 0, diffs
+    if claim.n_seeds < 3:
+        pytest.skip("fewer than three seeds at some Figure-5 point")
+    clears = {k: effect > noise for k, (effect, noise, _) in points.items()}
+    assert clears == {k: k != "T 1" for k in points}, points
+    assert claim.verdict == claims.INCONCLUSIVE and claim.note.endswith("decided at T 1")
 
 
 def test_the_smoothest_targets_are_under_fit_by_the_cpu_schedule():
@@ -194,12 +203,19 @@ def _against_hard_teacher() -> dict:
 
 
 def test_students_of_smoothing_teachers_as_measured():
-    """Part 2 ("no better than label smoothing") does not reproduce, and chapter 5 says so: the students of the
-    alpha = 0.1 / 0.3 / 0.6 teachers land above label smoothing at their gamma (measured +0.4 / +0.8 / +0.6 points; the
-    alpha = 0.1 teacher's two seeds gave 76.04 and 77.20 %) and within half a point of the hard-target teacher's
-    students at the same gamma (-0.4 / -0.03 / +0.3), although the alpha = 0.1 teacher is the more accurate one."""
-    base, hard = _against_baseline(claims.figure5_ls_teacher_students()), _against_hard_teacher()
+    """Part 2 ("no better than label smoothing"), as chapters 5 and 6 state it: the students of the alpha = 0.1 / 0.3 /
+    0.6 teachers land above label smoothing at their gamma (three seeds each, measured +0.72 +- 0.81 / +1.04 +- 0.59 /
+    +0.52 +- 0.27 points: beyond the noise for alpha 0.3 and 0.6, not for 0.1; none beyond the half-point margin by
+    more than its noise, so the claim is not refuted) and within half a point of the hard-target teacher's students at
+    the same gamma (-0.35 / -0.29 / +0.12), although the alpha = 0.1 teacher is the more accurate one."""
+    claim = claims.figure5_ls_teacher_students()
+    base, hard = _against_baseline(claim), _against_hard_teacher()
     assert len(base) == 3 and all(d > 0.2 for d in base.values()), base
+    points = claim.detail["per point (effect, noise, seeds)"]
+    if claim.n_seeds >= 3:
+        above = {k: effect > noise for k, (effect, noise, _) in points.items()}
+        assert above == {"teacher alpha 0.1": False, "teacher alpha 0.3": True, "teacher alpha 0.6": True}, points
+        assert all(effect - noise <= claims.TABLE2_MARGIN for effect, noise, _ in points.values()), points
     assert all(abs(d) < 0.5 for d in hard.values()) and hard[0.1] < 0, hard
     res = KD.figure5_results()
     assert np.mean(res["teacher"][0.1]) > np.mean(res["teacher"][0.0])
