@@ -1054,7 +1054,8 @@ def draw_temperature_sweep(fig: Figure, sweep: dict, baselines: dict | None = No
 def draw_against_alpha(fig: Figure, panels: dict, title: str | None = None) -> Figure:
     """Chapter 6: small multiples of measurements against the smoothing factor alpha, one panel per entry of
     ``panels`` (``y-axis label -> {line label: (alphas, values)}``).  Every line is green (a sweep of label
-    smoothing); a line label keeps one line style and marker (:data:`SERIES_STYLES`) in every panel."""
+    smoothing); a line label keeps one line style and marker (:data:`SERIES_STYLES`) in every panel.  An alpha that
+    appears more than once (several seeds) is drawn as the mean on the line, each seed a small dot beside it."""
     use_style()
     fig.set_layout_engine("constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -1062,7 +1063,15 @@ def draw_against_alpha(fig: Figure, panels: dict, title: str | None = None) -> F
     styles = dict(zip(names, itertools.cycle(SERIES_STYLES)))
     for ax, (ylabel, lines) in zip(axes, panels.items()):
         for label, (alphas, values) in lines.items():
-            ax.plot(alphas, values, color=COLORS["ls"], label=label, **styles[label])
+            seeds: dict = {}
+            for a, v in zip(alphas, values):
+                seeds.setdefault(float(a), []).append(float(v))
+            xs = sorted(seeds)
+            ax.plot(xs, [sum(seeds[a]) / len(seeds[a]) for a in xs], color=COLORS["ls"], label=label,
+                    **styles[label])
+            if any(len(v) > 1 for v in seeds.values()):
+                ax.plot([a for a in xs for _ in seeds[a]], [v for a in xs for v in seeds[a]], ls="", marker=".",
+                        ms=5, alpha=0.55, color=COLORS["ls"])
         ax.set_xlabel("label smoothing alpha")
         ax.set_ylabel(ylabel)
     if len(names) > 1:

@@ -10,12 +10,12 @@ task could have used.
 scaled to mean 0 and standard deviation 1 on the probe's training data), with an L2 penalty chosen on a held-out
 fifth of the training features and then refitted on all of them, optimised by full-batch L-BFGS in float64 --
 deterministic, no scikit-learn needed.  :func:`zoo_transfer` runs it on the book's CIFAR-10 models applied to
-CIFAR-100: the ResNet-20 teachers of chapter 5 (``zoo.select(family="resnet20-cifar10")``, alpha 0, 0.1, 0.3,
-0.6), whose weights are committed -- the CIFAR-10 AlexNets commit only snapshots, so their features on new
+CIFAR-100: the ResNet-20 teachers of chapter 5 (``zoo.select(family="resnet20-cifar10")``: alpha 0 and 0.1,
+three seeds each, and 0.3 and 0.6), whose weights are committed -- the CIFAR-10 AlexNets commit only snapshots, so their features on new
 images cannot be computed from the zoo.  Features are computed once and cached (``<cache>/transfer/``, keyed by
 the weights' sha256), as :func:`lsmooth_lib.zoo.logits` caches logits, and the probe's results are kept in
-``zoo/derived/transfer_probe.json`` (:data:`RESULTS`): computing them takes a few minutes on a CPU (80,000 images
-through four ResNet-20s, then 20 probe fits), reading them a millisecond, so a chapter reads the file and
+``zoo/derived/transfer_probe.json`` (:data:`RESULTS`): computing them takes minutes on a CPU (20,000 images
+through each ResNet-20, then five probe fits each), reading them a millisecond, so a chapter reads the file and
 recomputes only rows whose weights or settings changed.
 """
 from __future__ import annotations
@@ -171,18 +171,19 @@ def zoo_transfer(names=None, target: str = "cifar100", n_train: int | None = 100
                  weight_decays=WEIGHT_DECAYS, seed: int = 0, results=None) -> list[dict]:
     """The linear probe of each zoo entry's penultimate features on ``target`` (chapter 6): trained on the first
     ``n_train`` images of the target's training split, tested on its test split (the first ``n_test``; all by
-    default).  ``names`` default to the CIFAR-10 ResNet-20 teachers that are trained.  One row per entry:
-    ``name``, ``alpha``, ``seed``, ``source_acc`` (the entry's own test accuracy), ``acc`` (the probe's),
+    default).  ``names`` default to the CIFAR-10 ResNet-20 teachers that are trained, by alpha, then seed.  One row
+    per entry: ``name``, ``alpha``, ``seed``, ``source_acc`` (the entry's own test accuracy), ``acc`` (the probe's),
     ``weight_decay`` (chosen), ``val_acc`` (per weight decay), ``train_acc``, ``train_examples``,
     ``test_examples``, ``dim`` and the settings (``target``, ``n_train``, ``n_test``, ``weight_decays``,
     ``probe_seed`` -- the draw of the held-out fifth -- and ``weights_sha256``).
 
     ``results``: the JSON file of precomputed rows (default ``zoo/derived/transfer_probe.json``; ``False``: none).
-    A stored row is used when its weights' sha256 and every setting match; otherwise the row is computed (a few
-    minutes for the four teachers) and the file is rewritten."""
+    A stored row is used when its weights' sha256 and every setting match; otherwise the row is computed (minutes on a
+    CPU) and the file is rewritten."""
     from . import zoo
     if names is None:
-        names = zoo.select(family="resnet20-cifar10", trained_only=True)
+        names = sorted(zoo.select(family="resnet20-cifar10", trained_only=True),
+                       key=lambda n: (zoo.fields(n)["alpha"], zoo.fields(n)["seed"]))
     wds = [float(w) for w in weight_decays]
     path = _results_path(results)
     stored = {}

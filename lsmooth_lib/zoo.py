@@ -137,6 +137,12 @@ for _a in (0.0, 0.1):  # chapter 4's translation models
     CONFIGS[f"cpu-transformer-multi30k-a{_a:g}-s0"] = _transformer_cpu(_a, 0)
 for _a in (0.0, 0.1, 0.3, 0.6):  # the distillation teachers of chapter 5 (15 epochs: they must fit CIFAR-10)
     CONFIGS[f"cpu-resnet20-cifar10-a{_a:g}-s0"] = _resnet20_cpu("cifar10", _a, 0, epochs=15, track_mi=TRACK_MI)
+# Seeds 1-2 of the two teachers that fig5-teacher, Figure 6's three claims and the transfer probe of chapter 6 compare
+# (alpha 0 vs 0.1): with one seed a side none of them can clear its noise.  Weights kept (0.58 MB each): the transfer
+# probe reads them.  The students keep distilling from seed 0's teachers.
+for _a in (0.0, 0.1):
+    for _s in (1, 2):
+        CONFIGS[f"cpu-resnet20-cifar10-a{_a:g}-s{_s}"] = _resnet20_cpu("cifar10", _a, _s, epochs=15, track_mi=TRACK_MI)
 # Chapter 5, Figure 5: AlexNet students (the CPU preset above, hard labels off: beta = 1, student temperature 1)
 # distilled from the ResNet-20 teachers -- from the hard-target teacher at several temperatures, from the LS
 # teachers at T = 1.  Their inputs are not augmented, so the teacher's logits are computed once (train.fit).

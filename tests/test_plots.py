@@ -418,6 +418,18 @@ def test_draw_against_alpha_one_panel_per_measure(restore_rc):
     assert all(matplotlib.colors.same_color(ln.get_color(), P.COLORS["ls"]) for ax in fig.axes for ln in ax.get_lines())
 
 
+def test_draw_against_alpha_draws_the_mean_over_seeds_and_each_seed(restore_rc):
+    """Chapter 6's transfer panel has three seeds at alpha 0 and 0.1, one at 0.3: the line goes through the means, in
+    alpha order, and the seeds are dots beside it (no line between two seeds of one alpha)."""
+    from matplotlib.figure import Figure
+    panels = {"probe": {"teacher": ([0.0, 0.1, 0.3, 0.0, 0.1], [20.0, 18.0, 17.0, 22.0, 19.0])}}
+    ax = P.draw_against_alpha(Figure(), panels).axes[0]
+    line, dots = ax.get_lines()
+    assert list(line.get_xdata()) == [0.0, 0.1, 0.3] and list(line.get_ydata()) == [21.0, 18.5, 17.0]
+    assert dots.get_linestyle() == "None" and sorted(zip(dots.get_xdata(), dots.get_ydata())) == [
+        (0.0, 20.0), (0.0, 22.0), (0.1, 18.0), (0.1, 19.0), (0.3, 17.0)]
+
+
 def test_draw_feature_norms_overlays_the_chosen_alpha_on_the_hard_model(restore_rc):
     from matplotlib.figure import Figure
     norms = {0.0: np.array([20.0, 22.0, 24.0]), 0.1: np.array([5.0, 6.0, 7.0])}

@@ -110,16 +110,20 @@ def test_figure5_results_group_every_trained_entry():
 
 
 def test_label_smoothing_erases_information_during_training():
-    """Figure 6 as measured (one seed, so the fig6 claims are inconclusive): the curves start together; the label-
-    smoothing teacher ends lower (0.76 nats against 1.06), slightly above log 2 = 0.69, although it is the more
-    accurate teacher on the test set; both teachers fit their training sets."""
+    """Figure 6 as measured, three teacher seeds per alpha (fig6-ls-lower-near-log2 reproduced in kind; chapter 5 says
+    so): in every seed the two curves start together (a seed's teachers share their initialisation), and the label-
+    smoothing teacher ends lower (0.76-0.81 nats against 0.98-1.05), a little above log 2 = 0.69; both teachers fit
+    their training sets, and the smoothing teacher is no less accurate on the test set (fig5-teacher: within noise)."""
     c = claims.figure6_ls_lower()
-    (hard,), (ls,) = c.values["alpha 0"], c.values["alpha 0.1"]
-    assert mi_curve(CIFAR_TEACHERS[0.0])[0] == pytest.approx(mi_curve(CIFAR_TEACHERS[0.1])[0], abs=1e-6)  # same init
-    assert ls < hard - 0.15
-    assert math.log(2) < ls < math.log(2) + 0.1
-    assert rec(CIFAR_TEACHERS[0.1])["metrics"]["test"]["acc"] > rec(CIFAR_TEACHERS[0.0])["metrics"]["test"]["acc"]
-    assert min(rec(n)["metrics"]["train"]["acc"] for n in CIFAR_TEACHERS.values()) > 0.99  # both fit their data
+    assert c.n_seeds >= 3 and c.verdict == claims.IN_KIND
+    for s in range(3):
+        hard, ls = (entry(family="resnet20-cifar10", alpha=a, preset="cpu", seed=s) for a in (0.0, 0.1))
+        assert mi_curve(hard)[0] == pytest.approx(mi_curve(ls)[0], abs=1e-6)  # same init
+        assert mi_curve(ls)[-1] < mi_curve(hard)[-1] - 0.15, s
+        assert math.log(2) < mi_curve(ls)[-1] < math.log(2) + 0.15, s
+        assert min(rec(n)["metrics"]["train"]["acc"] for n in (hard, ls)) > 0.99  # both fit their data
+    teacher = claims.figure5_teacher()
+    assert teacher.verdict == claims.INCONCLUSIVE and teacher.effect > 0 and teacher.n_seeds >= 3
 
 
 def test_more_smoothing_lowers_the_peak_but_not_the_floor():
